@@ -1,0 +1,31 @@
+"""Asset definitions by stage: extract, standardize, link, golden, publish."""
+
+from __future__ import annotations
+
+from dagster import AssetsDefinition
+
+from assets.extract import raw_source_asset
+from assets.golden import customer_xref, golden_customers
+from assets.link import clusters, match_pairs
+from assets.publish import published_outputs
+from assets.standardize import customer_records_asset, quarantine_asset, standardized_source_asset
+from whiteglove.config import SourcesConfig
+
+
+def build_assets(config: SourcesConfig) -> list[AssetsDefinition]:
+    """The asset graph of DESIGN.md for the sources this file names."""
+    per_source = [
+        factory(source)
+        for source in config.sources
+        for factory in (raw_source_asset, standardized_source_asset)
+    ]
+    return [
+        *per_source,
+        customer_records_asset(config.sources),
+        quarantine_asset(config.sources),
+        match_pairs,
+        clusters,
+        customer_xref,
+        golden_customers,
+        published_outputs,
+    ]

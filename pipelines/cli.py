@@ -1,0 +1,81 @@
+"""`whiteglove run [--sources PATH] [--out DIR]` (DESIGN.md, contract 2) and helpers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipelines.build import DEFAULT_OUT, DEFAULT_SOURCES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="whiteglove", description="Golden customer records from fragmented exports."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the whole asset graph and publish the outputs")
+    run.add_argument("--sources", type=Path, default=DEFAULT_SOURCES, help="sources.yaml to read")
+    run.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    run.add_argument("--quiet", action="store_true", help="print only the summary and errors")
+    generate = commands.add_parser("generate", help="write a synthetic sample of exports")
+    generate.add_argument("--people", type=int, default=3000)
+    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if args.command == "generate":
+        from whiteglove.sample_data import generate as write_sample
+
+        summary = write_sample(args.out, people=args.people, seed=args.seed)
+        print(f"wrote {summary}")
+        return 0
+    return _run(args.sources, args.out, args.quiet)
+
+
+def _run(sources: Path, out_dir: Path, quiet: bool) -> int:
+    from pipelines.runner import run_pipeline
+    from whiteglove.config import SourcesConfigError
+
+    try:
+        outcome = run_pipeline(sources, out_dir, log_level="WARNING" if quiet else "INFO")
+    except SourcesConfigError as exc:
+        print(f"whiteglove: refusing to run: {exc}", file=sys.stderr)
+        return 2
+    if not outcome.success:
+        print(
+            f"whiteglove: run {outcome.run_id} failed; the previous output in {out_dir} is unchanged.",
+            file=sys.stderr,
+        )
+        for failure in outcome.failures:
+            print(f"  - {failure}", file=sys.stderr)
+        return 1
+    print(format_summary(outcome.summary or {}, out_dir))
+    return 0
+
+
+def format_summary(summary: dict, out_dir: Path) -> str:
+    lines = ["", "whiteglove run finished", ""]
+    lines.append(f"{'source':<12}{'read':>9}{'accepted':>10}{'quarantined':>13}")
+    for name, s in summary.get("sources", {}).items():
+        lines.append(f"{name:<12}{s['rows_read'] or 0:>9}{s['accepted']:>10}{s['quarantined']:>13}")
+    stages = summary.get("stages", {})
+    linkage = summary.get("linkage", {})
+    lines += [
+        "",
+        f"golden customers: {stages.get('golden_customers', 0)} "
+        f"(from {stages.get('customer_records', 0)} records; "
+        f"{linkage.get('multi_source_customers', 0)} seen in more than one source; "
+        f"largest cluster {linkage.get('largest_cluster', 0)})",
+        f"scored pairs kept: {stages.get('match_pairs', 0)}",
+        f"total step time: {sum(summary.get('step_seconds', {}).values()):.1f} s",
+        "",
+        f"outputs: {out_dir.resolve()}",
+        f"  golden table: {out_dir.resolve() / 'golden_customers.parquet'}",
+        f"  SQL:          {out_dir.resolve() / 'customers.duckdb'}",
+        f"  summary:      {out_dir.resolve() / 'run_summary.json'}",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Resources: where the sources file and outputs are, and how frames pass between assets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+
+from whiteglove.config import SourcesConfig, load_sources
+
+WORK_DIR = ".work"
+
+
+class WhiteGloveSettings(ConfigurableResource):
+    """The run's inputs and output folder, as the CLI or the code location set them."""
+
+    sources_path: str
+    out_dir: str
+
+    def sources(self) -> SourcesConfig:
+        # Re-read at run time: a run launched from the UI must see the file as it is now.
+        return load_sources(self.sources_path)
+
+    @property
+    def output(self) -> Path:
+        return Path(self.out_dir)
+
+
+class ParquetFrameIOManager(ConfigurableIOManager):
+    """Stores each asset's Polars frame as `<base_dir>/<asset>.parquet`.
+
+    Written to a temporary name and renamed, so a killed step never leaves a truncated file
+    that a later run would read as valid.
+    """
+
+    base_dir: str
+
+    def _path(self, context: InputContext | OutputContext) -> Path:
+        return Path(self.base_dir, *context.asset_key.path).with_suffix(".parquet")
+
+    def handle_output(self, context: OutputContext, obj: pl.DataFrame | None) -> None:
+        if obj is None:
+            return
+        path = self._path(context)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        obj.write_parquet(tmp, compression="lz4")
+        os.replace(tmp, path)
+
+    def load_input(self, context: InputContext) -> pl.DataFrame:
+        return pl.read_parquet(self._path(context))

@@ -1,0 +1,1 @@
+"""whiteglove: golden customer records from fragmented exports."""

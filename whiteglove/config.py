@@ -1,0 +1,293 @@
+"""The sources file (DESIGN.md, contract 1): parsed and checked once, then passed around typed.
+
+A bad file is refused before any work starts, with every problem named at once, so a user
+fixing a sources file does not have to re-run once per typo.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+IDENTITY_FIELDS = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "address_line",
+    "city",
+    "postcode",
+    "region",
+    "country",
+    "national_id",
+)
+SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class SourcesConfigError(ValueError):
+    """The sources file cannot be used; `problems` lists every reason."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"sources file {path} has {len(problems)} problem(s):\n{lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(_Strict):
+    """A source column mapped to a canonical field or attribute."""
+
+    column: str = Field(min_length=1)
+    format: str | None = None  # strptime format for dates and timestamps
+    order: Literal["first_last", "last_first"] | None = None  # only for full_name
+
+
+def _as_field_spec(value: Any) -> Any:
+    return {"column": value} if isinstance(value, str) else value
+
+
+class CsvOptions(_Strict):
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    encoding: Literal["utf-8", "utf8", "utf-8-sig", "latin-1", "latin1", "iso-8859-1", "cp1252"] = (
+        "utf-8"
+    )
+    quote_char: str = Field(default='"', min_length=1, max_length=1)
+    header: bool = True
+
+
+class SourceConfig(_Strict):
+    name: str
+    path: str
+    format: Literal["csv", "jsonl", "parquet"]
+    csv: CsvOptions | None = None
+    id: str = Field(min_length=1)
+    trust: int = Field(ge=1)
+    updated_at: FieldSpec | None = None
+    fields: dict[str, FieldSpec]
+    attributes: dict[str, FieldSpec] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, v: str) -> str:
+        if not SOURCE_NAME.match(v):
+            raise ValueError(f"name {v!r} must match [a-z][a-z0-9_]*")
+        return v
+
+    @field_validator("updated_at", mode="before")
+    @classmethod
+    def _updated_spec(cls, v: Any) -> Any:
+        return _as_field_spec(v)
+
+    @field_validator("fields", "attributes", mode="before")
+    @classmethod
+    def _specs(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: _as_field_spec(s) for k, s in v.items()}
+        return v
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, v: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        unknown = sorted(set(v) - set(IDENTITY_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown canonical field(s) {unknown}; known: {', '.join(IDENTITY_FIELDS)}"
+            )
+        if not v:
+            raise ValueError("maps no identity field: nothing to match on")
+        for name, spec in v.items():
+            if spec.order and name != "full_name":
+                raise ValueError(f"'order' is only allowed on full_name, not on {name}")
+        return v
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names(cls, v: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        for name in v:
+            if not ATTRIBUTE_NAME.match(name) or name in IDENTITY_FIELDS:
+                raise ValueError(
+                    f"attribute {name!r} must match [a-z][a-z0-9_]* and not be an identity field"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _csv_only_for_csv(self) -> SourceConfig:
+        if self.csv is not None and self.format != "csv":
+            raise ValueError("'csv' options are only allowed when format is csv")
+        return self
+
+    @property
+    def csv_options(self) -> CsvOptions:
+        return self.csv or CsvOptions()
+
+    def mapped_columns(self) -> dict[str, str]:
+        """Every column this source reads, keyed by what it is used for."""
+        cols = {"id": self.id}
+        if self.updated_at:
+            cols["updated_at"] = self.updated_at.column
+        cols.update({f"field {k}": s.column for k, s in self.fields.items()})
+        cols.update({f"attribute {k}": s.column for k, s in self.attributes.items()})
+        return cols
+
+
+class LinkageConfig(_Strict):
+    backend: Literal["duckdb"] = "duckdb"
+    # Pairs at or above match_threshold are linked; pairs between review_threshold and it go
+    # to a steward. Probabilities, not weights, because stewards reason in probabilities.
+    match_threshold: float = Field(default=0.95, gt=0, lt=1)
+    review_threshold: float = Field(default=0.5, gt=0, lt=1)
+    # Scored pairs below this probability are not kept in match_pairs: they are the bulk of
+    # the candidates and carry no decision.
+    keep_pairs_above: float = Field(default=0.01, ge=0, lt=1)
+    # Blocking rules, each a list of match columns that must agree; defaults follow the fields.
+    blocking: list[list[str]] | None = None
+    max_comparisons: int = Field(default=50_000_000, ge=1)
+    u_sample_pairs: float = Field(default=2e6, ge=1e4)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LinkageConfig:
+        if self.review_threshold > self.match_threshold:
+            raise ValueError("review_threshold must not exceed match_threshold")
+        return self
+
+
+class Defaults(_Strict):
+    country: str = Field(default="ES", pattern=r"^[A-Z]{2}$")
+
+
+class SourcesConfig(_Strict):
+    defaults: Defaults = Field(default_factory=Defaults)
+    sources: list[SourceConfig] = Field(min_length=1)
+    linkage: LinkageConfig = Field(default_factory=LinkageConfig)
+    base_dir: Path = Path(".")  # filled in by load_sources, not read from YAML
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SourcesConfig:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {dupes}")
+        return self
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.sources if s.name == name)
+
+    def files(self, source: SourceConfig) -> list[Path]:
+        """The export files of a source, sorted so runs are repeatable."""
+        pattern = str(self.base_dir / source.path)
+        return (
+            sorted(Path(p) for p in glob.glob(pattern))
+            if glob.has_magic(pattern)
+            else ([Path(pattern)] if Path(pattern).exists() else [])
+        )
+
+
+def load_sources(path: str | Path, check_files: bool = True) -> SourcesConfig:
+    """Parse and check a sources file; raise SourcesConfigError naming every problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourcesConfigError(path, ["file not found"]) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SourcesConfigError(path, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise SourcesConfigError(path, ["top level must be a mapping with a 'sources' list"])
+    if "base_dir" in raw:
+        raise SourcesConfigError(path, ["unknown key 'base_dir'"])
+    try:
+        config = SourcesConfig.model_validate({**raw, "base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        raise SourcesConfigError(path, [_describe(err, raw) for err in exc.errors()]) from None
+    if check_files:
+        problems = [p for s in config.sources for p in _file_problems(config, s)]
+        if problems:
+            raise SourcesConfigError(path, problems)
+    return config
+
+
+def _describe(err: Any, raw: dict) -> str:
+    loc = list(err["loc"])
+    where = []
+    for i, part in enumerate(loc):
+        if loc[:i] == ["sources"] and isinstance(part, int):
+            name = _source_name(raw, part)
+            where.append(f"sources[{part}]" + (f" ({name})" if name else ""))
+        elif isinstance(part, str):
+            where.append(part)
+    place = ".".join(where).replace(".sources[", " sources[").strip() or "top level"
+    if err["type"] == "extra_forbidden":
+        return f"{place}: unknown key"
+    if err["type"] == "missing":
+        return f"{place}: required key missing"
+    return f"{place}: {err['msg']}"
+
+
+def _source_name(raw: dict, index: int) -> str | None:
+    try:
+        return str(raw["sources"][index]["name"])
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _file_problems(config: SourcesConfig, source: SourceConfig) -> list[str]:
+    files = config.files(source)
+    if not files:
+        return [f"source '{source.name}': export not found: {config.base_dir / source.path}"]
+    problems = []
+    for file in files:
+        try:
+            columns = read_columns(source, file)
+        except Exception as exc:  # noqa: BLE001 - any read failure is reported, not raised
+            problems.append(f"source '{source.name}': cannot read {file}: {exc}")
+            continue
+        for use, column in source.mapped_columns().items():
+            if column not in columns:
+                problems.append(
+                    f"source '{source.name}': {use} maps column {column!r}, which {file.name} "
+                    f"lacks (it has: {', '.join(columns) if columns else 'no columns'})"
+                )
+    return problems
+
+
+def read_columns(source: SourceConfig, file: Path) -> list[str]:
+    """The column names an export offers, read without loading the data."""
+    if source.format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(file).names
+    if source.format == "csv":
+        import csv
+
+        opts = source.csv_options
+        with open(file, encoding=opts.encoding, newline="") as fh:
+            header = next(csv.reader(fh, delimiter=opts.delimiter, quotechar=opts.quote_char), [])
+        if not opts.header:
+            return [f"column_{i + 1}" for i in range(len(header))]
+        return [h.lstrip("\ufeff") for h in header]
+    keys: dict[str, None] = {}
+    with open(file, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i >= 1000:
+                break
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                keys.update(dict.fromkeys(obj))
+    return list(keys)

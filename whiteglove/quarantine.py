@@ -1,0 +1,59 @@
+"""Split standardized sources into usable records and quarantined rows, losing none."""
+
+from __future__ import annotations
+
+import polars as pl
+
+QUARANTINE_COLUMNS = ["source", "row_number", "source_record_id", "file", "raw", "reasons"]
+
+
+def _is_rejected() -> pl.Expr:
+    return pl.col("_reasons").list.len() > 0
+
+
+def accepted(standardized: list[pl.DataFrame]) -> pl.DataFrame:
+    """The union of usable records; attribute columns a source lacks are null."""
+    frames = [
+        f.filter(~_is_rejected())
+        .drop("_reasons", "_raw")
+        .rename({"_invalid": "invalid_fields", "_file": "file", "_loaded_at": "loaded_at"})
+        for f in standardized
+    ]
+    return pl.concat(frames, how="diagonal_relaxed").sort("source", "row_number")
+
+
+def rejected(standardized: list[pl.DataFrame]) -> pl.DataFrame:
+    frames = [
+        f.filter(_is_rejected()).select(
+            "source",
+            "row_number",
+            "source_record_id",
+            pl.col("_file").alias("file"),
+            pl.col("_raw").alias("raw"),
+            pl.col("_reasons").alias("reasons"),
+        )
+        for f in standardized
+    ]
+    empty = pl.DataFrame(
+        schema={
+            "source": pl.String,
+            "row_number": pl.Int64,
+            "source_record_id": pl.String,
+            "file": pl.String,
+            "raw": pl.String,
+            "reasons": pl.List(pl.String),
+        }
+    )
+    return pl.concat([empty, *frames], how="vertical_relaxed").sort("source", "row_number")
+
+
+def invalid_value_counts(standardized: pl.DataFrame) -> dict[str, int]:
+    """How many values of each field were nulled as invalid in usable rows."""
+    counts = (
+        standardized.filter(~_is_rejected())
+        .select(pl.col("_invalid").explode().drop_nulls())
+        .group_by("_invalid")
+        .len()
+        .sort("_invalid")
+    )
+    return dict(counts.iter_rows())

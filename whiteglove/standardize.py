@@ -1,0 +1,339 @@
+"""Turn a raw source frame into the canonical customer-record schema.
+
+Everything here is vectorized Polars except phone parsing, which goes through the
+`phonenumbers` library once per distinct (number, country) pair: national numbering plans are
+data, not something to hand-write.
+
+Two outcomes per row, both recorded: a row that cannot be used at all gets `_reasons` (it goes
+to quarantine); a value that is merely invalid is nulled and named in `_invalid`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import phonenumbers
+import polars as pl
+
+from whiteglove.config import IDENTITY_FIELDS, FieldSpec, SourceConfig
+from whiteglove.extract import LINEAGE_COLUMNS
+
+# Identity fields in the canonical schema; full_name is split into first/last and kept as a
+# display value, so it is not listed separately.
+CANONICAL_FIELDS = [f for f in IDENTITY_FIELDS if f != "full_name"] + ["full_name"]
+RECORD_COLUMNS = [
+    "record_key",
+    "source",
+    "source_record_id",
+    "row_number",
+    "trust",
+    "updated_at",
+    *CANONICAL_FIELDS,
+]
+MIN_BIRTH_DATE = date(1900, 1, 1)
+EMAIL_PATTERN = r"^[a-z0-9._%+'\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}$"
+DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+SRC = "__src__"
+
+
+def standardize_source(
+    raw: pl.DataFrame, source: SourceConfig, default_country: str, today: date | None = None
+) -> pl.DataFrame:
+    """Canonical records for one source, with `_reasons` (reject) and `_invalid` (nulled)."""
+    today = today or date.today()
+    # Source columns move to a private namespace so that a column called "email" or "phone"
+    # can never be confused with the canonical field of the same name.
+    data_columns = [c for c in raw.columns if c not in LINEAGE_COLUMNS]
+    df = raw.rename({c: SRC + c for c in data_columns})
+    df = df.with_columns(
+        _text(df, SRC + source.id).str.strip_chars().replace("", None).alias("source_record_id")
+    )
+    fields = source.fields
+    out: dict[str, pl.Expr] = {}
+    invalid: list[pl.Expr] = []
+
+    first, last = _names(df, fields)
+    out["first_name"], out["last_name"] = first, last
+
+    if "email" in fields:
+        email, bad = _email(_text(df, SRC + fields["email"].column))
+        out["email"] = email
+        invalid.append(bad.then(pl.lit("email")))
+
+    country = (
+        _clean_text(_text(df, SRC + fields["country"].column)).str.to_uppercase()
+        if "country" in fields
+        else pl.lit(None, dtype=pl.String)
+    )
+    out["country"] = pl.coalesce(country, pl.lit(default_country))
+
+    if "date_of_birth" in fields:
+        dob = _date(df, fields["date_of_birth"])
+        bad_dob = (dob < MIN_BIRTH_DATE) | (dob > today)
+        parse_failed = dob.is_null() & _text(
+            df, SRC + fields["date_of_birth"].column
+        ).str.strip_chars().ne("")
+        out["date_of_birth"] = pl.when(bad_dob).then(None).otherwise(dob)
+        invalid.append(pl.when(bad_dob | parse_failed).then(pl.lit("date_of_birth")))
+
+    for name in ("address_line", "city", "region"):
+        if name in fields:
+            out[name] = _display(_clean_text(_text(df, SRC + fields[name].column)))
+
+    frame = df.with_columns(**out)
+    frame = frame.with_columns(
+        (pl.col("first_name").fill_null("") + " " + pl.col("last_name").fill_null(""))
+        .str.strip_chars()
+        .replace("", None)
+        .alias("full_name")
+    )
+
+    if "postcode" in fields:
+        postcode, bad = _postcode(_text(frame, SRC + fields["postcode"].column), pl.col("country"))
+        frame = frame.with_columns(postcode.alias("postcode"))
+        invalid.append(bad.then(pl.lit("postcode")))
+    if "national_id" in fields:
+        nid, bad = _national_id(_text(frame, SRC + fields["national_id"].column), pl.col("country"))
+        frame = frame.with_columns(nid.alias("national_id"))
+        invalid.append(bad.then(pl.lit("national_id")))
+    if "phone" in fields:
+        frame, bad_phone = _phone(frame, _text(frame, SRC + fields["phone"].column))
+        invalid.append(bad_phone.then(pl.lit("phone")))
+
+    frame = frame.with_columns(
+        pl.lit(source.name).alias("source"),
+        pl.lit(source.trust, dtype=pl.Int32).alias("trust"),
+        pl.col("_row_number").alias("row_number"),
+        (
+            pl.lit(source.name + ":")
+            + pl.coalesce(
+                pl.col("source_record_id"), "#row" + pl.col("_row_number").cast(pl.String)
+            )
+        ).alias("record_key"),
+        (_datetime(frame, source.updated_at) if source.updated_at else pl.lit(None))
+        .cast(pl.Datetime("us"))
+        .alias("updated_at"),
+        pl.concat_list(invalid).list.drop_nulls().alias("_invalid")
+        if invalid
+        else pl.lit([], dtype=pl.List(pl.String)).alias("_invalid"),
+        *[_attribute(frame, spec).alias(name) for name, spec in source.attributes.items()],
+    )
+    frame = frame.with_columns(
+        *[
+            pl.lit(None, dtype=_dtype(f)).alias(f)
+            for f in CANONICAL_FIELDS
+            if f not in frame.columns
+        ]
+    )
+    frame = frame.with_columns(_reasons(frame))
+    # A rejected row keeps what the export said, so a steward can repair it at the source.
+    frame = frame.with_columns(
+        pl.when(pl.col("_reasons").list.len() > 0)
+        .then(pl.coalesce(pl.col("_raw"), _row_as_json(frame, data_columns)))
+        .alias("_raw")
+    )
+    attributes = list(source.attributes)
+    return frame.select(
+        RECORD_COLUMNS + attributes + ["_reasons", "_invalid", "_file", "_raw", "_loaded_at"]
+    )
+
+
+def _row_as_json(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
+    return pl.struct([_text(frame, SRC + c).alias(c) for c in columns]).struct.json_encode()
+
+
+def _dtype(field: str) -> pl.DataType:
+    return pl.Date() if field == "date_of_birth" else pl.String()
+
+
+def _reasons(frame: pl.DataFrame) -> pl.Expr:
+    identity = [f for f in CANONICAL_FIELDS if f not in ("country", "full_name")]
+    no_identity = pl.all_horizontal(pl.col(identity).is_null())
+    first_row = (
+        pl.col("_row_number").min().over("source_record_id")
+    )  # the first occurrence of an id keeps it; later ones are the suspects
+    duplicate = pl.col("source_record_id").is_not_null() & (pl.col("_row_number") != first_row)
+    parse_error = pl.col("_parse_error")
+    return (
+        pl.concat_list(
+            pl.when(parse_error.is_not_null()).then(parse_error),
+            pl.when(parse_error.is_null() & pl.col("source_record_id").is_null()).then(
+                pl.lit("missing record id")
+            ),
+            pl.when(parse_error.is_null() & duplicate).then(
+                pl.lit("duplicate record id (first seen at row ") + first_row.cast(pl.String) + ")"
+            ),
+            pl.when(parse_error.is_null() & no_identity).then(pl.lit("no identity field")),
+        )
+        .list.drop_nulls()
+        .alias("_reasons")
+    )
+
+
+def _text(df: pl.DataFrame, column: str) -> pl.Expr:
+    """A source column as text, whatever type the export gave it."""
+    dtype = df.schema[column]
+    if dtype == pl.String:
+        return pl.col(column)
+    if dtype.is_float():
+        # integers stored as floats (12345.0) must not keep the '.0' in ids and postcodes
+        return (
+            pl.when(pl.col(column) == pl.col(column).round(0))
+            .then(pl.col(column).cast(pl.Int64).cast(pl.String))
+            .otherwise(pl.col(column).cast(pl.String))
+        )
+    return pl.col(column).cast(pl.String)
+
+
+def _clean_text(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all(r"\s+", " ").str.strip_chars().replace("", None)
+
+
+def _display(expr: pl.Expr) -> pl.Expr:
+    """Title-case values a system shouted or whispered; keep mixed case as the source wrote it."""
+    shouted = (expr == expr.str.to_uppercase()) | (expr == expr.str.to_lowercase())
+    return pl.when(shouted).then(expr.str.to_titlecase()).otherwise(expr)
+
+
+def _names(df: pl.DataFrame, fields: dict[str, FieldSpec]) -> tuple[pl.Expr, pl.Expr]:
+    first = (
+        _clean_text(_text(df, SRC + fields["first_name"].column))
+        if "first_name" in fields
+        else None
+    )
+    last = (
+        _clean_text(_text(df, SRC + fields["last_name"].column)) if "last_name" in fields else None
+    )
+    if "full_name" in fields:
+        spec = fields["full_name"]
+        full = _clean_text(_text(df, SRC + spec.column))
+        has_comma = full.str.contains(",")
+        before = full.str.split(",").list.first().str.strip_chars()
+        after = full.str.split(",").list.slice(1).list.join(",").str.strip_chars()
+        tokens = (
+            full.str.replace_all(",", " ")
+            .str.split(" ")
+            .list.eval(pl.element().filter(pl.element() != ""))
+        )
+        if spec.order == "last_first":
+            split_first = pl.when(has_comma).then(after).otherwise(tokens.list.last())
+            split_last = (
+                pl.when(has_comma)
+                .then(before)
+                .otherwise(tokens.list.slice(0, tokens.list.len() - 1).list.join(" "))
+            )
+        else:
+            split_first = pl.when(has_comma).then(after).otherwise(tokens.list.first())
+            split_last = (
+                pl.when(has_comma).then(before).otherwise(tokens.list.slice(1).list.join(" "))
+            )
+        first = split_first if first is None else pl.coalesce(first, split_first)
+        last = split_last if last is None else pl.coalesce(last, split_last)
+    none = pl.lit(None, dtype=pl.String)
+    first = none if first is None else _display(first.replace("", None))
+    last = none if last is None else _display(last.replace("", None))
+    return first, last
+
+
+def _email(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    cleaned = expr.str.replace_all(r"\s+", "").str.to_lowercase().replace("", None)
+    valid = cleaned.str.contains(EMAIL_PATTERN)
+    return pl.when(valid).then(cleaned), pl.when(cleaned.is_not_null() & ~valid)
+
+
+def _parse_temporal(
+    df: pl.DataFrame, spec: FieldSpec, dtype: type[pl.Date] | type[pl.Datetime]
+) -> pl.Expr:
+    name = SRC + spec.column
+    col = pl.col(name)
+    source_type = df.schema[name]
+    if source_type in (pl.Date, pl.Datetime) or isinstance(source_type, pl.Datetime):
+        return col.cast(dtype)
+    text = _text(df, name).str.strip_chars()
+    if spec.format:
+        return text.str.strptime(dtype, spec.format, strict=False)
+    # No format given: ISO 8601, which is what JSON and Parquet exports use.
+    return text.str.to_datetime(strict=False, time_zone=None).cast(dtype)
+
+
+def _date(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
+    return _parse_temporal(df, spec, pl.Date)
+
+
+def _datetime(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
+    expr = _parse_temporal(df, spec, pl.Datetime)
+    return expr.dt.replace_time_zone(None) if _has_tz(df, spec) else expr
+
+
+def _has_tz(df: pl.DataFrame, spec: FieldSpec) -> bool:
+    dtype = df.schema[SRC + spec.column]
+    return isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+
+
+def _attribute(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
+    if spec.format:
+        return _parse_temporal(df, spec, pl.Datetime)
+    return pl.col(SRC + spec.column)
+
+
+def _postcode(expr: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    cleaned = expr.str.replace_all(r"[\s\-]", "").str.to_uppercase().replace("", None)
+    # Spanish postcodes are five digits; exports that stored them as numbers lost the leading
+    # zero (08001 -> 8001), which is recoverable because the province prefix is 01-52.
+    es = cleaned.str.zfill(5)
+    es_valid = es.str.contains(r"^(0[1-9]|[1-4][0-9]|5[0-2])[0-9]{3}$")
+    is_es = country == "ES"
+    value = pl.when(is_es & es_valid).then(es).when(~is_es).then(cleaned)
+    return value, pl.when(cleaned.is_not_null() & value.is_null())
+
+
+def _national_id(expr: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    cleaned = expr.str.replace_all(r"[^0-9A-Za-z]", "").str.to_uppercase().replace("", None)
+    # Spanish DNI / NIE: the letter is a checksum of the number (NIE maps X/Y/Z to 0/1/2).
+    numeric = (
+        cleaned.str.slice(0, 8)
+        .str.replace(r"^X", "0")
+        .str.replace(r"^Y", "1")
+        .str.replace(r"^Z", "2")
+    )
+    shaped = cleaned.str.contains(r"^[0-9XYZ][0-9]{7}[A-Z]$")
+    expected = pl.lit(list(DNI_LETTERS)).list.get(
+        numeric.cast(pl.Int64, strict=False).fill_null(0) % 23
+    )
+    es_valid = shaped & (cleaned.str.slice(8, 1) == expected)
+    is_es = country == "ES"
+    value = pl.when(is_es & es_valid).then(cleaned).when(~is_es).then(cleaned)
+    return value, pl.when(cleaned.is_not_null() & value.is_null())
+
+
+def _phone(frame: pl.DataFrame, expr: pl.Expr) -> tuple[pl.DataFrame, pl.Expr]:
+    cleaned = expr.str.replace_all(r"[^0-9+]", "").str.replace(r"^00", "+").replace("", None)
+    frame = frame.with_columns(cleaned.alias("_phone_clean"))
+    distinct = frame.select("_phone_clean", "country").unique().drop_nulls("_phone_clean")
+    lookup = distinct.with_columns(
+        pl.Series(
+            "phone",
+            [_e164(n, c) for n, c in distinct.iter_rows()],
+            dtype=pl.String,
+        )
+    )
+    frame = frame.join(lookup, on=["_phone_clean", "country"], how="left", nulls_equal=False)
+    bad = pl.col("_phone_clean").is_not_null() & pl.col("phone").is_null()
+    # evaluate the flag now, before the helper column is dropped
+    frame = frame.with_columns(bad.alias("_phone_bad")).drop("_phone_clean")
+    return frame, pl.when(pl.col("_phone_bad"))
+
+
+def _e164(number: str, country: str | None) -> str | None:
+    candidates = [number]
+    # "34612345678" is an international number that lost its '+'
+    if not number.startswith("+") and len(number) > 9:
+        candidates.append("+" + number)
+    for candidate in candidates:
+        try:
+            parsed = phonenumbers.parse(candidate, country or None)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None

@@ -1,0 +1,68 @@
+"""run_summary.json: what a run read, kept, rejected and published, and how long it took."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+
+class ConservationError(RuntimeError):
+    """Rows were lost or counted twice between extraction and publication."""
+
+
+def run_summary(
+    *,
+    run_id: str,
+    sources_file: str,
+    raw_rows: dict[str, int | None],
+    customer_records: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    tables: dict[str, pl.DataFrame],
+    step_seconds: dict[str, float],
+    match_threshold: float,
+) -> dict:
+    accepted = dict(customer_records.group_by("source").len().iter_rows())
+    rejected = dict(quarantine.group_by("source").len().iter_rows())
+    invalid = (
+        customer_records.select("source", pl.col("invalid_fields").alias("field"))
+        .explode("field")
+        .drop_nulls("field")
+        .group_by("source", "field")
+        .len()
+    )
+    sources = {}
+    for name, read in raw_rows.items():
+        kept, dropped = accepted.get(name, 0), rejected.get(name, 0)
+        if read is not None and read != kept + dropped:
+            raise ConservationError(
+                f"source '{name}': read {read} rows but {kept} accepted + {dropped} quarantined"
+            )
+        sources[name] = {
+            "rows_read": read,
+            "accepted": kept,
+            "quarantined": dropped,
+            "invalid_values_nulled": {
+                f: n for s, f, n in invalid.sort("field").iter_rows() if s == name
+            },
+        }
+    golden = tables["golden_customers"]
+    sizes = tables["customer_xref"].group_by("golden_id").len()
+    return {
+        "run_id": run_id,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sources_file": sources_file,
+        "sources": sources,
+        "stages": {
+            "customer_records": customer_records.height,
+            "quarantine": quarantine.height,
+            **{name: frame.height for name, frame in tables.items()},
+        },
+        "linkage": {
+            "match_threshold": match_threshold,
+            "multi_record_customers": sizes.filter(pl.col("len") > 1).height,
+            "largest_cluster": int(sizes["len"].max() or 0),
+            "multi_source_customers": golden.filter(pl.col("source_count") > 1).height,
+        },
+        "step_seconds": step_seconds,
+    }

@@ -45,7 +45,7 @@ def customer_xref(
     outs={
         "golden_customers": AssetOut(
             kinds={"polars"},
-            description="One row per customer: surviving identity fields, profile attributes, counts.",
+            description="One row per customer: surviving identity fields, attributes, counts.",
         ),
         "golden_lineage": AssetOut(
             kinds={"polars"},

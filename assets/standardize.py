@@ -53,7 +53,7 @@ def customer_records_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         group_name="standardize",
         kinds={"polars"},
         ins=ins,
-        description="All usable records of all sources in one canonical schema: what linkage reads.",
+        description="All usable records of all sources in one canonical schema (linkage input).",
     )
     def customer_records(**standardized: pl.DataFrame) -> Output[pl.DataFrame]:
         frame = accepted(list(standardized.values()))

@@ -43,7 +43,7 @@ def _run(sources: Path, out_dir: Path, quiet: bool) -> int:
         return 2
     if not outcome.success:
         print(
-            f"whiteglove: run {outcome.run_id} failed; the previous output in {out_dir} is unchanged.",
+            f"whiteglove: run {outcome.run_id} failed; the output in {out_dir} is unchanged.",
             file=sys.stderr,
         )
         for failure in outcome.failures:

@@ -69,7 +69,7 @@ NICKNAMES: dict[str, str] = {
 
 
 def fold(expr: pl.Expr) -> pl.Expr:
-    """Lower-case ASCII letters, digits and single spaces: 'María  GARCÍA-López' -> 'maria garcia lopez'."""
+    """ASCII lower case, digits and single spaces: 'María GARCÍA-López' -> 'maria garcia lopez'."""
     return (
         expr.str.normalize("NFKD")
         .str.replace_all(r"\p{Mn}", "")

@@ -7,6 +7,7 @@ from assets.metadata import table_metadata
 from pipelines.resources import WhiteGloveSettings
 from whiteglove.golden import assign_golden_ids, crosswalk, survive
 from whiteglove.publish import previous_output
+from whiteglove.standardize import record_key
 
 
 @asset(
@@ -25,7 +26,13 @@ def customer_xref(
     match_pairs: pl.DataFrame,
 ) -> Output[pl.DataFrame]:
     previous_path = previous_output(settings.output, "customer_xref.parquet")
-    previous = pl.read_parquet(previous_path) if previous_path else None
+    previous = (
+        pl.read_parquet(previous_path).with_columns(
+            record_key(pl.col("source"), pl.col("source_record_id")).alias("record_key")
+        )
+        if previous_path
+        else None
+    )
     ids = assign_golden_ids(clusters, previous)
     records = customer_records.join(clusters, on="record_key").join(ids, on="cluster_id")
     xref = crosswalk(records, match_pairs)

@@ -147,7 +147,7 @@ class LinkageConfig(_Strict):
     backend: Literal["duckdb"] = "duckdb"
     # Pairs at or above match_threshold are linked; pairs between review_threshold and it go
     # to a steward. Probabilities, not weights, because stewards reason in probabilities.
-    match_threshold: float = Field(default=0.95, gt=0, lt=1)
+    match_threshold: float = Field(default=0.9, gt=0, lt=1)
     review_threshold: float = Field(default=0.5, gt=0, lt=1)
     # Scored pairs below this probability are not kept in match_pairs: they are the bulk of
     # the candidates and carry no decision.
@@ -175,14 +175,6 @@ class SourcesConfig(_Strict):
     linkage: LinkageConfig = Field(default_factory=LinkageConfig)
     base_dir: Path = Path(".")  # filled in by load_sources, not read from YAML
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> SourcesConfig:
-        names = [s.name for s in self.sources]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"source names must be unique; repeated: {dupes}")
-        return self
-
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)
 
@@ -209,10 +201,19 @@ def load_sources(path: str | Path, check_files: bool = True) -> SourcesConfig:
         raise SourcesConfigError(path, ["top level must be a mapping with a 'sources' list"])
     if "base_dir" in raw:
         raise SourcesConfigError(path, ["unknown key 'base_dir'"])
+    # Checked on the raw mapping so it is reported even when other keys are invalid too.
+    names = [s.get("name") for s in raw.get("sources") or [] if isinstance(s, dict)]
+    repeated = sorted({str(n) for n in names if n is not None and names.count(n) > 1})
+    problems = [f"sources: names must be unique; repeated: {repeated}"] if repeated else []
     try:
         config = SourcesConfig.model_validate({**raw, "base_dir": path.parent.resolve()})
     except ValidationError as exc:
-        raise SourcesConfigError(path, [_describe(err, raw) for err in exc.errors()]) from None
+        problems += [_describe(err, raw) for err in exc.errors()]
+        if check_files:
+            problems += _file_problems_of_readable_sources(raw, path.parent.resolve())
+        raise SourcesConfigError(path, problems) from None
+    if problems:
+        raise SourcesConfigError(path, problems)
     if check_files:
         problems = [p for s in config.sources for p in _file_problems(config, s)]
         if problems:
@@ -222,14 +223,14 @@ def load_sources(path: str | Path, check_files: bool = True) -> SourcesConfig:
 
 def _describe(err: Any, raw: dict) -> str:
     loc = list(err["loc"])
-    where = []
+    parts: list[str] = []
     for i, part in enumerate(loc):
-        if loc[:i] == ["sources"] and isinstance(part, int):
+        if isinstance(part, int) and i == 1 and loc[0] == "sources":
             name = _source_name(raw, part)
-            where.append(f"sources[{part}]" + (f" ({name})" if name else ""))
+            parts[-1] = f"sources[{part}]" + (f" ({name})" if name else "")
         elif isinstance(part, str):
-            where.append(part)
-    place = ".".join(where).replace(".sources[", " sources[").strip() or "top level"
+            parts.append(part)
+    place = ".".join(parts) or "top level"
     if err["type"] == "extra_forbidden":
         return f"{place}: unknown key"
     if err["type"] == "missing":
@@ -242,6 +243,25 @@ def _source_name(raw: dict, index: int) -> str | None:
         return str(raw["sources"][index]["name"])
     except (KeyError, IndexError, TypeError):
         return None
+
+
+def _file_problems_of_readable_sources(raw: dict, base_dir: Path) -> list[str]:
+    """File problems of the sources that parse once unknown keys are set aside.
+
+    So a file with a typo in one key still gets its missing columns reported in the same run.
+    """
+    problems = []
+    for item in raw.get("sources") or []:
+        if not isinstance(item, dict):
+            continue
+        known = {k: v for k, v in item.items() if k in SourceConfig.model_fields}
+        try:
+            source = SourceConfig.model_validate(known)
+        except ValidationError:
+            continue
+        holder = SourcesConfig.model_construct(sources=[source], base_dir=base_dir)
+        problems += _file_problems(holder, source)
+    return problems
 
 
 def _file_problems(config: SourcesConfig, source: SourceConfig) -> list[str]:

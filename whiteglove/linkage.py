@@ -26,6 +26,7 @@ MATCH_COLUMNS = [
     "first_name_key",
     "last_name_key",
     "surname_key",
+    "given_tokens",
     "name_tokens",
     "email",
     "email_user",
@@ -71,6 +72,7 @@ def match_frame(records: pl.DataFrame) -> pl.DataFrame:
         last.alias("last_name_key"),
         # first surname alone: Spanish records often drop the second one
         last.str.split(" ").list.first().alias("surname_key"),
+        canonical_first_name(first).str.split(" ").alias("given_tokens"),
         tokens.str.split(" ").list.unique().list.sort().alias("name_tokens"),
         pl.col("email"),
         pl.col("email").str.extract(r"^([^@]+)@").alias("email_user"),
@@ -95,7 +97,24 @@ def build_comparisons(present: set[str]) -> list:
 
     comparisons = []
     if "first_name_key" in present:
-        comparisons.append(cl.NameComparison("first_name_key", jaro_winkler_thresholds=[0.92, 0.8]))
+        comparisons.append(
+            cl.CustomComparison(
+                output_column_name="first_name",
+                comparison_levels=[
+                    cll.NullLevel("first_name_key"),
+                    cll.ExactMatchLevel("first_name_key").configure(
+                        tf_adjustment_column="first_name_key"
+                    ),
+                    cll.JaroWinklerLevel("first_name_key", 0.92),
+                    # "Javier" is how Francisco Javier signs a support ticket
+                    cll.ArrayIntersectLevel("given_tokens", 1).configure(
+                        label_for_charts="Share a given name"
+                    ),
+                    cll.JaroWinklerLevel("first_name_key", 0.8),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     if "last_name_key" in present:
         comparisons.append(
             cl.CustomComparison(
@@ -109,6 +128,9 @@ def build_comparisons(present: set[str]) -> list:
                         label_for_charts="First surname matches"
                     ),
                     cll.JaroWinklerLevel("last_name_key", 0.9),
+                    cll.JaroWinklerLevel("surname_key", 0.9).configure(
+                        label_for_charts="First surname similar"
+                    ),
                     cll.ArrayIntersectLevel("name_tokens", 2).configure(
                         label_for_charts="Two name tokens shared (order swapped)"
                     ),
@@ -117,7 +139,20 @@ def build_comparisons(present: set[str]) -> list:
             )
         )
     if "email" in present:
-        comparisons.append(cl.EmailComparison("email"))
+        # Not Splink's EmailComparison: its username levels reward two people whose addresses
+        # are built from the same common name (oscar.fernandez@gmail vs @hotmail,
+        # mariateresa.rodriguez69 vs mariateresarodriguez80): the name evidence, twice.
+        comparisons.append(
+            cl.CustomComparison(
+                output_column_name="email",
+                comparison_levels=[
+                    cll.NullLevel("email"),
+                    cll.ExactMatchLevel("email").configure(tf_adjustment_column="email"),
+                    cll.LevenshteinLevel("email", 1).configure(label_for_charts="One typo"),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     if "phone" in present:
         comparisons.append(
             cl.CustomComparison(
@@ -165,6 +200,8 @@ def default_blocking_rules(present: set[str]) -> list[BlockingRule]:
         ("surname_key", "date_of_birth"),
         ("first_name_key", "date_of_birth"),
         ("surname_key", "postcode"),
+        ("date_of_birth", "city_key"),
+        ("date_of_birth", "postcode"),
     ]
     return [BlockingRule(c) for c in candidates if set(c) <= present]
 
@@ -224,7 +261,8 @@ def link(records: pl.DataFrame, config: LinkageConfig) -> LinkageResult:
     )
     db_api = DuckDBAPI(connection=con)
     sdf = db_api.register(frame.to_arrow(), dataset_display_name="customer_records")
-    linker = Linker(sdf, settings, log_level=logging.WARNING)
+    # Splink prints training progress to stdout at INFO; the asset reports what matters.
+    linker = Linker(sdf, settings, log_level=logging.ERROR)
 
     deterministic = [block_on(*r.columns) for r in rules if r.columns in (("email",), ("phone",))]
     linker.training.estimate_probability_two_random_records_match(
@@ -250,13 +288,14 @@ def link(records: pl.DataFrame, config: LinkageConfig) -> LinkageResult:
 
 
 def _em_rules(present: set[str]) -> list[tuple[str, ...]]:
-    """EM sessions that together leave every comparison estimated at least once."""
-    sessions = []
-    if "email" in present:
-        sessions.append(("email",))
-    if "phone" in present:
-        sessions.append(("phone",))
-    if {"first_name_key", "surname_key"} <= present:
+    """EM sessions blocked on strong identifiers, so each estimates the others' m values.
+
+    Blocking on names is avoided: namesakes would enter EM's "match" class and teach it that
+    true matches often disagree on birth date and phone.
+    """
+    strong = [c for c in ("email", "phone", "national_id", "date_of_birth") if c in present]
+    sessions = [(c,) for c in strong[:2]]
+    if len(sessions) < 2 and {"first_name_key", "surname_key"} <= present:
         sessions.append(("first_name_key", "surname_key"))
     return sessions or [("postcode",)]
 

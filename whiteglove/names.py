@@ -68,6 +68,39 @@ NICKNAMES: dict[str, str] = {
 }
 
 
+# Tokens that continue a Spanish given name rather than start the surnames: "Francisco
+# Javier García", "María del Carmen López". Splitting those after the first token would give
+# every Francisco Javier the surname "Javier" and chain strangers together.
+GIVEN_NAME_CONTINUATIONS = frozenset(
+    "javier luis antonio manuel jose maria carlos angel jesus carmen pilar dolores teresa "
+    "isabel angeles luisa francisco ignacio miguel ramon alberto andres enrique rafael "
+    "fernando pablo elena victoria eugenia mercedes rosario concepcion soledad lourdes "
+    "montserrat cristina belen gracia inmaculada asuncion nieves rocio josefa".split()
+)
+NAME_CONNECTORS = frozenset({"de", "del", "la", "las", "los", "y"})
+
+
+def given_name_length(folded_tokens: pl.Expr, max_tokens: int = 4) -> pl.Expr:
+    """How many leading tokens of a first-last full name form the given name (at least 1).
+
+    After the first token, a run of connectors and usual second given names joins the given
+    name, as long as one token is left for the surnames; connectors that would end the given
+    name go back to the surname ("María de la Fuente").
+    """
+    joins = list(GIVEN_NAME_CONTINUATIONS | NAME_CONNECTORS)
+    n = folded_tokens.list.len().cast(pl.Int64)
+    middle = folded_tokens.list.slice(1, (n - 2).clip(lower_bound=0))
+    leading = middle.list.eval(pl.element().is_in(joins).cast(pl.Int32).cum_min()).list.sum()
+    given = (1 + leading.fill_null(0)).clip(upper_bound=max_tokens)
+    trailing = (
+        folded_tokens.list.slice(0, given)
+        .list.reverse()
+        .list.eval(pl.element().is_in(list(NAME_CONNECTORS)).cast(pl.Int32).cum_min())
+        .list.sum()
+    )
+    return (given - trailing.fill_null(0)).clip(lower_bound=1)
+
+
 def fold(expr: pl.Expr) -> pl.Expr:
     """ASCII lower case, digits and single spaces: 'María GARCÍA-López' -> 'maria garcia lopez'."""
     return (

@@ -17,6 +17,7 @@ import polars as pl
 
 from whiteglove.config import IDENTITY_FIELDS, FieldSpec, SourceConfig
 from whiteglove.extract import LINEAGE_COLUMNS
+from whiteglove.names import fold, given_name_length
 
 # Identity fields in the canonical schema; full_name is split into first/last and kept as a
 # display value, so it is not listed separately.
@@ -104,11 +105,9 @@ def standardize_source(
         pl.lit(source.name).alias("source"),
         pl.lit(source.trust, dtype=pl.Int32).alias("trust"),
         pl.col("_row_number").alias("row_number"),
-        (
-            pl.lit(source.name + ":")
-            + pl.coalesce(
-                pl.col("source_record_id"), "#row" + pl.col("_row_number").cast(pl.String)
-            )
+        record_key(
+            pl.lit(source.name),
+            pl.coalesce(pl.col("source_record_id"), "#row" + pl.col("_row_number").cast(pl.String)),
         ).alias("record_key"),
         (_datetime(frame, source.updated_at) if source.updated_at else pl.lit(None))
         .cast(pl.Datetime("us"))
@@ -136,6 +135,11 @@ def standardize_source(
     return frame.select(
         RECORD_COLUMNS + attributes + ["_reasons", "_invalid", "_file", "_raw", "_loaded_at"]
     )
+
+
+def record_key(source: pl.Expr, source_record_id: pl.Expr) -> pl.Expr:
+    """The record's key across the whole run: "<source>:<source record id>"."""
+    return source + pl.lit(":") + source_record_id
 
 
 def _row_as_json(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
@@ -223,9 +227,12 @@ def _names(df: pl.DataFrame, fields: dict[str, FieldSpec]) -> tuple[pl.Expr, pl.
                 .otherwise(tokens.list.slice(0, tokens.list.len() - 1).list.join(" "))
             )
         else:
-            split_first = pl.when(has_comma).then(after).otherwise(tokens.list.first())
+            given = given_name_length(tokens.list.eval(fold(pl.element())))
+            split_first = (
+                pl.when(has_comma).then(after).otherwise(tokens.list.slice(0, given).list.join(" "))
+            )
             split_last = (
-                pl.when(has_comma).then(before).otherwise(tokens.list.slice(1).list.join(" "))
+                pl.when(has_comma).then(before).otherwise(tokens.list.slice(given).list.join(" "))
             )
         first = split_first if first is None else pl.coalesce(first, split_first)
         last = split_last if last is None else pl.coalesce(last, split_last)

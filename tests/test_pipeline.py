@@ -1,0 +1,105 @@
+"""The whole graph on freshly generated exports: accuracy, conservation, published files."""
+
+import duckdb
+import polars as pl
+
+from whiteglove.evaluation import pairwise_scores
+
+CONTRACT_FILES = [
+    "golden_customers.parquet",
+    "customer_xref.parquet",
+    "golden_lineage.parquet",
+    "match_pairs.parquet",
+    "quarantine.parquet",
+    "customers.duckdb",
+    "run_summary.json",
+]
+
+
+def test_pairwise_precision_and_recall_against_ground_truth(fresh_run):
+    xref = pl.read_parquet(fresh_run.out / "customer_xref.parquet")
+    predicted = xref.select(
+        pl.concat_str("source", pl.lit(":"), "source_record_id").alias("record_key"),
+        pl.col("golden_id").alias("cluster"),
+    )
+    truth = (
+        fresh_run.truth.filter(pl.col("source_record_id").is_not_null())
+        .select(
+            pl.concat_str("source", pl.lit(":"), "source_record_id").alias("record_key"),
+            pl.col("person_id").alias("entity"),
+        )
+        .unique("record_key", keep="first")
+    )
+    scores = pairwise_scores(predicted, truth)
+    print(f"\nfresh sample pairwise scores: {scores}")
+    assert scores.records == xref.height
+    assert scores.true_pairs > 1000  # the sample really holds duplicates to find
+    assert scores.precision >= 0.95
+    assert scores.recall >= 0.95
+
+
+def test_every_input_row_is_in_xref_or_quarantine_exactly_once(fresh_run):
+    xref = pl.read_parquet(fresh_run.out / "customer_xref.parquet").select("source", "row_number")
+    quarantine = pl.read_parquet(fresh_run.out / "quarantine.parquet").select(
+        "source", "row_number"
+    )
+    accounted = pl.concat([xref, quarantine])
+    assert accounted.is_duplicated().sum() == 0
+    inputs = fresh_run.truth.select("source", "row_number")
+    assert accounted.sort("source", "row_number").equals(inputs.sort("source", "row_number"))
+    assert quarantine.height > 0  # the generator damages rows; they must be accounted for
+
+
+def test_quarantine_names_the_reasons_and_keeps_the_raw_row(fresh_run):
+    quarantine = pl.read_parquet(fresh_run.out / "quarantine.parquet")
+    reasons = set(quarantine["reasons"].explode().str.replace(r" \(.*|:.*", "").to_list())
+    assert {"missing record id", "no identity field", "wrong number of fields"} <= reasons
+    assert quarantine["raw"].null_count() == 0
+
+
+def test_contract_files_are_published_and_readable_by_sql(fresh_run):
+    for name in CONTRACT_FILES:
+        assert (fresh_run.out / name).exists(), name
+    con = duckdb.connect(str(fresh_run.out / "customers.duckdb"), read_only=True)
+    golden = con.sql("select count(*), count(distinct golden_id) from golden_customers").fetchall()
+    orphans = con.sql(
+        "select count(*) from customer_xref x anti join golden_customers g using (golden_id)"
+    ).fetchall()
+    con.close()
+    assert golden[0][0] == golden[0][1] > 0
+    assert orphans[0][0] == 0
+
+
+def test_golden_counts_match_the_crosswalk(fresh_run):
+    golden = pl.read_parquet(fresh_run.out / "golden_customers.parquet")
+    xref = pl.read_parquet(fresh_run.out / "customer_xref.parquet")
+    counts = xref.group_by("golden_id").agg(
+        pl.len().alias("n"), pl.col("source").n_unique().alias("s")
+    )
+    joined = golden.join(counts, on="golden_id")
+    assert joined.height == golden.height
+    assert (joined["record_count"] == joined["n"]).all()
+    assert (joined["source_count"] == joined["s"]).all()
+
+
+def test_every_golden_value_has_a_lineage_row(fresh_run):
+    golden = pl.read_parquet(fresh_run.out / "golden_customers.parquet")
+    lineage = pl.read_parquet(fresh_run.out / "golden_lineage.parquet")
+    fields = sorted(set(lineage["field"]))
+    as_text = golden.select("golden_id", *[pl.col(f).cast(pl.String) for f in fields])
+    values = as_text.unpivot(index="golden_id", on=fields, variable_name="field").filter(
+        pl.col("value").is_not_null()
+    )
+    assert values.height == lineage.height
+    assert values.join(lineage, on=["golden_id", "field"], how="anti").height == 0
+    assert lineage["source_record_id"].null_count() == 0
+
+
+def test_run_summary_accounts_for_every_source(fresh_run):
+    summary = fresh_run.outcome.summary
+    assert summary is not None
+    per_source = fresh_run.truth.group_by("source").len()
+    for source, rows in per_source.iter_rows():
+        counts = summary["sources"][source]
+        assert counts["rows_read"] == rows == counts["accepted"] + counts["quarantined"]
+    assert summary["step_seconds"]["match_pairs"] > 0

@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 OUT ?= data/output
 SOURCES ?= data/sources.yaml
 export DAGSTER_HOME ?= $(CURDIR)/data/.dagster_home
+# Browser tests drive Debian's Chromium: Playwright's own browser download cannot work here.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test dev lint clean install install-dev
 
@@ -12,7 +15,7 @@ run: $(VENV)/.installed
 	@mkdir -p "$(DAGSTER_HOME)"
 	$(BIN)/whiteglove run --sources $(SOURCES) --out $(OUT)
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 dev: $(VENV)/.installed
@@ -35,6 +38,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
 clean:
 	rm -rf $(VENV) $(OUT) data/.dagster_home .pytest_cache

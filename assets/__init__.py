@@ -5,17 +5,19 @@ from __future__ import annotations
 from dagster import AssetsDefinition
 
 from assets.extract import raw_source_asset
-from assets.golden import customer_xref, golden_customers
+from assets.golden import customer_xref, golden_customers_asset
 from assets.link import clusters, match_pairs
 from assets.publish import published_outputs
+from assets.report import data_quality_report_asset, linkage_report
 from assets.standardize import customer_records_asset, quarantine_asset, standardized_source_asset
 from whiteglove.config import SourcesConfig
+from whiteglove.validation import GOLDEN_SUITE, suite_for
 
 
 def build_assets(config: SourcesConfig) -> list[AssetsDefinition]:
     """The asset graph of DESIGN.md for the sources this file names."""
     per_source = [
-        factory(source)
+        factory(source, suite_for(config, source.name))
         for source in config.sources
         for factory in (raw_source_asset, standardized_source_asset)
     ]
@@ -26,6 +28,8 @@ def build_assets(config: SourcesConfig) -> list[AssetsDefinition]:
         match_pairs,
         clusters,
         customer_xref,
-        golden_customers,
+        golden_customers_asset(suite_for(config, GOLDEN_SUITE)),
+        data_quality_report_asset(config.sources),
+        linkage_report,
         published_outputs,
     ]

@@ -1,11 +1,22 @@
 """Golden customers: stable ids, survivorship and lineage."""
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetOut, Output, asset, multi_asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetOut,
+    AssetsDefinition,
+    Output,
+    asset,
+    multi_asset,
+)
 
+from assets.checks import suite_check_specs, validate_asset
 from assets.metadata import table_metadata
 from pipelines.resources import WhiteGloveSettings
-from whiteglove.golden import assign_golden_ids, crosswalk, survive
+from whiteglove.golden import assign_golden_ids, crosswalk, orphan_counts, survive
 from whiteglove.publish import previous_output
 from whiteglove.standardize import record_key
 
@@ -47,26 +58,55 @@ def customer_xref(
     return Output(xref, metadata=table_metadata(xref, records_keeping_previous_golden_id=kept))
 
 
-@multi_asset(
-    group_name="golden",
-    outs={
-        "golden_customers": AssetOut(
-            kinds={"polars"},
-            description="One row per customer: surviving identity fields, attributes, counts.",
+def golden_customers_asset(suite: dict) -> AssetsDefinition:
+    crosswalk_check = AssetCheckSpec(
+        name="crosswalk_matches_golden_table",
+        asset="golden_customers",
+        blocking=True,
+        description=(
+            "[ERROR] every customer_xref row points to a golden customer and every golden "
+            "customer has crosswalk rows (no orphans either way)"
         ),
-        "golden_lineage": AssetOut(
-            kinds={"polars"},
-            description="For every golden value: the source record and rule that supplied it.",
-        ),
-    },
-)
-def golden_customers(
-    settings: WhiteGloveSettings, customer_records: pl.DataFrame, customer_xref: pl.DataFrame
-):
-    attributes = sorted({a for s in settings.sources().sources for a in s.attributes})
-    records = customer_records.join(
-        customer_xref.select("record_key", "golden_id"), on="record_key"
     )
-    golden, lineage = survive(records, attributes)
-    yield Output(golden, output_name="golden_customers", metadata=table_metadata(golden))
-    yield Output(lineage, output_name="golden_lineage", metadata=table_metadata(lineage))
+
+    @multi_asset(
+        group_name="golden",
+        outs={
+            "golden_customers": AssetOut(
+                kinds={"polars", "great_expectations"},
+                description=(
+                    "One row per customer: surviving identity fields, attributes, counts. "
+                    "Validated with the golden_customers suite."
+                ),
+            ),
+            "golden_lineage": AssetOut(
+                kinds={"polars"},
+                description="For every golden value: the source record and rule that supplied it.",
+            ),
+        },
+        check_specs=[*suite_check_specs("golden_customers", suite, "golden"), crosswalk_check],
+    )
+    def golden_customers(
+        context: AssetExecutionContext,
+        settings: WhiteGloveSettings,
+        customer_records: pl.DataFrame,
+        customer_xref: pl.DataFrame,
+    ):
+        attributes = sorted({a for s in settings.sources().sources for a in s.attributes})
+        records = customer_records.join(
+            customer_xref.select("record_key", "golden_id"), on="record_key"
+        )
+        golden, lineage = survive(records, attributes)
+        yield Output(golden, output_name="golden_customers", metadata=table_metadata(golden))
+        yield Output(lineage, output_name="golden_lineage", metadata=table_metadata(lineage))
+        yield from validate_asset(context, settings, golden, suite, "golden")
+        orphans = orphan_counts(golden, customer_xref)
+        yield AssetCheckResult(
+            check_name=crosswalk_check.name,
+            asset_key="golden_customers",
+            passed=not any(orphans.values()),
+            severity=AssetCheckSeverity.ERROR,
+            metadata=orphans,
+        )
+
+    return golden_customers

@@ -12,18 +12,22 @@ from dagster import (
     asset,
 )
 
+from assets.checks import CHECKS_DIR, run_folder
+from assets.report import REPORTS_DIR
 from pipelines.resources import WhiteGloveSettings
 from whiteglove.publish import publish
 from whiteglove.summary import run_summary
+from whiteglove.validation import read_summaries
 
 
 @asset(
     group_name="publish",
+    deps=["data_quality_report", "linkage_report"],
     kinds={"parquet", "duckdb"},
     description=(
         "The published output folder: golden_customers, customer_xref, golden_lineage, "
-        "match_pairs and quarantine as Parquet and in customers.duckdb, the trained model and "
-        "run_summary.json, switched into place atomically."
+        "match_pairs and quarantine as Parquet and in customers.duckdb, the trained model, "
+        "reports/ and run_summary.json, switched into place atomically."
     ),
 )
 def published_outputs(
@@ -36,6 +40,7 @@ def published_outputs(
     golden_customers: pl.DataFrame,
     golden_lineage: pl.DataFrame,
 ) -> MaterializeResult:
+    # reports are passed as files, not frames: see deps in the decorator
     config = settings.sources()
     started = datetime.now(UTC)
     raw_rows = {s.name: _row_count(context, f"raw_{s.name}") for s in config.sources}
@@ -53,9 +58,11 @@ def published_outputs(
         },
         step_seconds=_step_seconds(context),
         match_threshold=config.linkage.match_threshold,
+        check_results=read_summaries(run_folder(settings, context) / CHECKS_DIR),
     )
     snapshot_name = f"{started:%Y%m%dT%H%M%S}Z-{context.run_id[:8]}"
     model = settings.output / ".work" / "model.json"
+    reports = run_folder(settings, context) / REPORTS_DIR
     publication = publish(
         settings.output,
         snapshot_name,
@@ -67,7 +74,7 @@ def published_outputs(
             "quarantine": quarantine,
         },
         documents={"run_summary.json": summary},
-        files={"model.json": model} if model.exists() else {},
+        files={"model.json": model, REPORTS_DIR: reports},
     )
     context.log.info(f"published {len(publication.files)} files to {publication.snapshot}")
     return MaterializeResult(

@@ -3,17 +3,21 @@
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output, asset
 
+from assets.checks import suite_check_specs, validate_asset
 from assets.metadata import table_metadata
 from pipelines.resources import WhiteGloveSettings
 from whiteglove.config import SourceConfig
 from whiteglove.quarantine import accepted, invalid_value_counts, rejected
 
 
-def standardized_source_asset(source: SourceConfig) -> AssetsDefinition:
+def standardized_source_asset(source: SourceConfig, suite: dict) -> AssetsDefinition:
+    name = f"standardized_{source.name}"
+
     @asset(
-        name=f"standardized_{source.name}",
+        name=name,
         group_name="standardize",
-        kinds={"polars"},
+        kinds={"polars", "great_expectations"},
+        check_specs=suite_check_specs(name, suite, "standardized"),
         ins={"raw": AssetIn(f"raw_{source.name}")},
         description=(
             f"'{source.name}' in the canonical schema: names split and cased, emails lowered, "
@@ -23,7 +27,7 @@ def standardized_source_asset(source: SourceConfig) -> AssetsDefinition:
     )
     def standardized(
         context: AssetExecutionContext, settings: WhiteGloveSettings, raw: pl.DataFrame
-    ) -> Output[pl.DataFrame]:
+    ):
         from whiteglove.standardize import standardize_source
 
         config = settings.sources()
@@ -34,14 +38,13 @@ def standardized_source_asset(source: SourceConfig) -> AssetsDefinition:
             f"{source.name}: {frame.height - rejects} usable, {rejects} rejected, "
             f"invalid values nulled: {nulled or 'none'}"
         )
-        return Output(
+        yield Output(
             frame,
             metadata=table_metadata(
-                frame,
-                rejected_rows=rejects,
-                invalid_values=MetadataValue.json(nulled),
+                frame, rejected_rows=rejects, invalid_values=MetadataValue.json(nulled)
             ),
         )
+        yield from validate_asset(context, settings, frame, suite, "standardized")
 
     return standardized
 

@@ -13,12 +13,25 @@ from pipelines.build import BUILD_JOB, build_definitions
 
 
 @dataclass(frozen=True)
+class CheckOutcome:
+    asset: str
+    check: str
+    passed: bool
+    severity: str
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     success: bool
     run_id: str
     out_dir: Path
     summary: dict | None
     failures: list[str]
+    checks: list[CheckOutcome]
+
+    @property
+    def failed_checks(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed]
 
 
 def run_pipeline(
@@ -45,11 +58,15 @@ def run_pipeline(
         for event in result.all_events
         if event.is_step_failure
     ]
+    checks = [
+        CheckOutcome(e.asset_key.to_user_string(), e.check_name, e.passed, e.severity.value)
+        for e in result.get_asset_check_evaluations()
+    ]
     summary_path = out_dir / "run_summary.json"
     summary = (
         json.loads(summary_path.read_text()) if result.success and summary_path.exists() else None
     )
-    return RunOutcome(result.success, result.run_id, out_dir, summary, failures)
+    return RunOutcome(result.success, result.run_id, out_dir, summary, failures, checks)
 
 
 def _error_text(event) -> str:

@@ -1,11 +1,11 @@
 """Shared fixtures: a freshly generated sample, run once through the whole pipeline."""
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 from dagster import DagsterInstance
 
 from pipelines.build import DEFAULT_SOURCES
@@ -27,10 +27,13 @@ class GeneratedRun:
 
 
 def make_sample(root: Path, people: int, seed: int) -> Path:
-    """Generated exports plus a copy of the bundled sources file that maps them."""
+    """Generated exports plus the bundled sources file (and its suites) that map them."""
     generate(root, people=people, seed=seed)
-    shutil.copy(DEFAULT_SOURCES, root / "sources.yaml")
-    return root / "sources.yaml"
+    config = yaml.safe_load(DEFAULT_SOURCES.read_text(encoding="utf-8"))
+    config["expectations"] = str((DEFAULT_SOURCES.parent / config["expectations"]).resolve())
+    path = root / "sources.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,14 @@ def test_every_asset_is_described_grouped_and_kinded(tmp_path):
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, key
-        assert node.group_name in {"extract", "standardize", "link", "golden", "publish"}, key
+        assert node.group_name in {
+            "extract",
+            "standardize",
+            "link",
+            "golden",
+            "report",
+            "publish",
+        }, key
         assert node.kinds, key
     upstream = graph.get(AssetKey("published_outputs")).parent_keys
     assert AssetKey("golden_customers") in upstream

@@ -133,6 +133,15 @@ class SourceConfig(_Strict):
     def csv_options(self) -> CsvOptions:
         return self.csv or CsvOptions()
 
+    def filled_fields(self) -> set[str]:
+        """Canonical fields this source can fill: its mapped ones, the name parts, country."""
+        filled = set(self.fields) | {"country"}
+        if filled & {"first_name", "last_name", "full_name"}:
+            filled.add("full_name")
+        if "full_name" in self.fields:
+            filled |= {"first_name", "last_name"}
+        return filled
+
     def mapped_columns(self) -> dict[str, str]:
         """Every column this source reads, keyed by what it is used for."""
         cols = {"id": self.id}
@@ -173,7 +182,14 @@ class SourcesConfig(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     sources: list[SourceConfig] = Field(min_length=1)
     linkage: LinkageConfig = Field(default_factory=LinkageConfig)
+    # Folder of Great Expectations suites (<source>.json, golden_customers.json); sources
+    # without a suite file get a default suite derived from their mapping.
+    expectations: str | None = None
     base_dir: Path = Path(".")  # filled in by load_sources, not read from YAML
+
+    @property
+    def expectations_dir(self) -> Path | None:
+        return self.base_dir / self.expectations if self.expectations else None
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)
@@ -216,6 +232,9 @@ def load_sources(path: str | Path, check_files: bool = True) -> SourcesConfig:
         raise SourcesConfigError(path, problems)
     if check_files:
         problems = [p for s in config.sources for p in _file_problems(config, s)]
+        folder = config.expectations_dir
+        if folder is not None and not folder.is_dir():
+            problems.append(f"expectations: folder not found: {folder}")
         if problems:
             raise SourcesConfigError(path, problems)
     return config

@@ -167,3 +167,13 @@ def crosswalk(records: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("match_confidence").fill_null(1.0))
         .sort("golden_id", "source", "source_record_id")
     )
+
+
+def orphan_counts(golden: pl.DataFrame, xref: pl.DataFrame) -> dict[str, int]:
+    """Crosswalk rows without a golden customer, and golden customers without crosswalk rows."""
+    ids = golden.select("golden_id")
+    xref_ids = xref.select("golden_id").unique()
+    return {
+        "xref_rows_without_golden_customer": xref.join(ids, on="golden_id", how="anti").height,
+        "golden_customers_without_xref_rows": ids.join(xref_ids, on="golden_id", how="anti").height,
+    }

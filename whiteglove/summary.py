@@ -21,6 +21,7 @@ def run_summary(
     tables: dict[str, pl.DataFrame],
     step_seconds: dict[str, float],
     match_threshold: float,
+    check_results: list[dict],
 ) -> dict:
     accepted = dict(customer_records.group_by("source").len().iter_rows())
     rejected = dict(quarantine.group_by("source").len().iter_rows())
@@ -64,5 +65,20 @@ def run_summary(
             "largest_cluster": int(sizes["len"].max() or 0),
             "multi_source_customers": golden.filter(pl.col("source_count") > 1).height,
         },
+        "checks": _checks(check_results),
         "step_seconds": step_seconds,
+    }
+
+
+def _checks(results: list[dict]) -> dict:
+    """Expectation outcomes of the run, by suite and stage, with what failed."""
+    return {
+        "evaluated": sum(r["evaluated"] for r in results),
+        "failed_errors": [
+            f"{r['suite']}.{r['stage']}.{n}" for r in results for n in r["failed_errors"]
+        ],
+        "failed_warnings": [
+            f"{r['suite']}.{r['stage']}.{n}" for r in results for n in r["failed_warnings"]
+        ],
+        "suites": {f"{r['suite']}.{r['stage']}": r["success"] for r in results},
     }

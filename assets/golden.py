@@ -16,7 +16,8 @@ from dagster import (
 from assets.checks import suite_check_specs, validate_asset
 from assets.metadata import table_metadata
 from pipelines.resources import WhiteGloveSettings
-from whiteglove.golden import assign_golden_ids, crosswalk, orphan_counts, survive
+from whiteglove.golden import survive
+from whiteglove.golden_ids import assign_golden_ids, crosswalk, orphan_counts
 from whiteglove.publish import previous_output
 from whiteglove.standardize import record_key
 

@@ -152,6 +152,15 @@ class SourceConfig(_Strict):
         return cols
 
 
+class LabelsConfig(_Strict):
+    """Known truth, for accuracy figures: a file, or a profile attribute, naming each entity."""
+
+    # CSV or Parquet with columns source, source_record_id and `entity`; without a file,
+    # `entity` names an attribute of the sources that holds the true entity id.
+    file: str | None = None
+    entity: str = Field(default="entity_id", min_length=1)
+
+
 class LinkageConfig(_Strict):
     backend: Literal["duckdb"] = "duckdb"
     # Pairs at or above match_threshold are linked; pairs between review_threshold and it go
@@ -166,12 +175,28 @@ class LinkageConfig(_Strict):
     max_comparisons: int = Field(default=50_000_000, ge=1)
     u_sample_pairs: float = Field(default=2e6, ge=1e4)
     seed: int = 42
+    # A saved Splink model (JSON, as each run writes to model.json): loaded instead of trained,
+    # so nightly runs are repeatable and fast.
+    model: str | None = None
+    labels: LabelsConfig | None = None
+    # A steward's decisions (CSV: record_key_l, record_key_r, decision = match | no_match)
+    # forcing or forbidding links in the next run.
+    decisions: str | None = None
+    # Clusters larger than this are split at their weakest links and reported: no real
+    # customer has hundreds of records, chained namesakes do.
+    max_cluster_size: int = Field(default=50, ge=2)
 
     @model_validator(mode="after")
     def _ordered(self) -> LinkageConfig:
         if self.review_threshold > self.match_threshold:
             raise ValueError("review_threshold must not exceed match_threshold")
         return self
+
+
+class PrivacyConfig(_Strict):
+    # Reports, logs and Dagster metadata mask emails, phones, birth dates and national ids;
+    # true reveals them, for local debugging only.
+    reveal_personal_data: bool = False
 
 
 class Defaults(_Strict):
@@ -185,7 +210,14 @@ class SourcesConfig(_Strict):
     # Folder of Great Expectations suites (<source>.json, golden_customers.json); sources
     # without a suite file get a default suite derived from their mapping.
     expectations: str | None = None
+    # Folder the file-arrival sensor watches for new or changed exports.
+    inbox: str | None = None
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     base_dir: Path = Path(".")  # filled in by load_sources, not read from YAML
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the sources file, relative to the file."""
+        return (self.base_dir / relative).resolve()
 
     @property
     def expectations_dir(self) -> Path | None:

@@ -1,4 +1,4 @@
-"""Golden customers: stable ids for clusters, and one surviving value per field.
+"""Golden customers: one surviving value per field, with its lineage.
 
 Survivorship rule (first release): for every field, the value of the most trusted source
 that has one; among records of equal trust, the most recently updated. Every chosen value is
@@ -7,73 +7,11 @@ traceable to the record that supplied it (see `golden_lineage`).
 
 from __future__ import annotations
 
-import hashlib
-
 import polars as pl
 
 from whiteglove.standardize import CANONICAL_FIELDS
 
 RULE_TRUST_THEN_RECENT = "source_priority_then_most_recent"
-
-
-def assign_golden_ids(clusters: pl.DataFrame, previous_xref: pl.DataFrame | None) -> pl.DataFrame:
-    """cluster_id -> golden_id, keeping ids that earlier runs published.
-
-    A cluster inherits the previous golden id that most of its records carried. Each previous
-    id goes to one cluster only: when a customer is split, the larger part keeps it; when two
-    merge, the id backed by more records wins and the other is retired. Clusters with no
-    history get an id derived from their smallest record key, so a rebuild from scratch on
-    the same data gives the same ids.
-    """
-    sizes = clusters.group_by("cluster_id").agg(
-        pl.len().alias("size"), pl.col("record_key").min().alias("min_key")
-    )
-    candidates = pl.DataFrame(
-        schema={
-            "cluster_id": clusters.schema["cluster_id"],
-            "golden_id": pl.String,
-            "votes": pl.UInt32,
-        }
-    )
-    if previous_xref is not None and previous_xref.height:
-        candidates = (
-            clusters.join(
-                previous_xref.select(pl.col("record_key"), pl.col("golden_id")),
-                on="record_key",
-            )
-            .group_by("cluster_id", "golden_id")
-            .agg(pl.len().cast(pl.UInt32).alias("votes"))
-        )
-    # strongest claims first; ties broken by id so the outcome never depends on row order
-    ranked = candidates.join(sizes, on="cluster_id").sort(
-        ["votes", "size", "golden_id", "cluster_id"], descending=[True, True, False, False]
-    )
-    assigned: dict[object, str] = {}
-    taken: set[str] = set()
-    for cluster_id, golden_id in ranked.select("cluster_id", "golden_id").iter_rows():
-        if cluster_id not in assigned and golden_id not in taken:
-            assigned[cluster_id] = golden_id
-            taken.add(golden_id)
-    for cluster_id, min_key in sizes.sort("min_key").select("cluster_id", "min_key").iter_rows():
-        if cluster_id not in assigned:
-            new_id = mint_golden_id(min_key, taken)
-            assigned[cluster_id] = new_id
-            taken.add(new_id)
-    return pl.DataFrame(
-        {"cluster_id": list(assigned), "golden_id": list(assigned.values())},
-        schema={"cluster_id": clusters.schema["cluster_id"], "golden_id": pl.String},
-    )
-
-
-def mint_golden_id(seed_key: str, taken: set[str]) -> str:
-    """A short id derived from a record key; salted on the rare collision with a kept id."""
-    salt = 0
-    while True:
-        digest = hashlib.sha256(f"{seed_key}#{salt}".encode()).hexdigest()[:16]
-        candidate = f"G{digest.upper()}"
-        if candidate not in taken:
-            return candidate
-        salt += 1
 
 
 def survive(records: pl.DataFrame, attributes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -131,49 +69,3 @@ def _lineage(golden: pl.DataFrame, records: pl.DataFrame, fields: list[str]) -> 
         .select("golden_id", "field", "value", "source", "source_record_id", "record_key", "rule")
         .sort("golden_id", "field")
     )
-
-
-def crosswalk(records: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """customer_xref: each accepted record, its golden id and how confidently it belongs.
-
-    Confidence is the record's strongest link into its own cluster (1.0 for a singleton:
-    nothing competes with it).
-    """
-    keyed = records.select("record_key", "golden_id")
-    edges = pl.concat(
-        [
-            pairs.select(
-                pl.col("unique_id_l").alias("record_key"),
-                pl.col("unique_id_r").alias("other"),
-                "match_probability",
-            ),
-            pairs.select(
-                pl.col("unique_id_r").alias("record_key"),
-                pl.col("unique_id_l").alias("other"),
-                "match_probability",
-            ),
-        ]
-    )
-    inside = (
-        edges.join(keyed, on="record_key")
-        .join(keyed.rename({"record_key": "other", "golden_id": "other_golden_id"}), on="other")
-        .filter(pl.col("golden_id") == pl.col("other_golden_id"))
-        .group_by("record_key")
-        .agg(pl.col("match_probability").max().alias("match_confidence"))
-    )
-    return (
-        records.select("source", "source_record_id", "record_key", "golden_id", "row_number")
-        .join(inside, on="record_key", how="left")
-        .with_columns(pl.col("match_confidence").fill_null(1.0))
-        .sort("golden_id", "source", "source_record_id")
-    )
-
-
-def orphan_counts(golden: pl.DataFrame, xref: pl.DataFrame) -> dict[str, int]:
-    """Crosswalk rows without a golden customer, and golden customers without crosswalk rows."""
-    ids = golden.select("golden_id")
-    xref_ids = xref.select("golden_id").unique()
-    return {
-        "xref_rows_without_golden_customer": xref.join(ids, on="golden_id", how="anti").height,
-        "golden_customers_without_xref_rows": ids.join(xref_ids, on="golden_id", how="anti").height,
-    }

@@ -19,7 +19,7 @@ def run(sources: Path, out: Path) -> RunOutcome:
 
 
 def published_state(out: Path) -> tuple[str, bytes]:
-    return os.readlink(out / "current"), (out / "golden_customers.parquet").read_bytes()
+    return os.readlink(out / "latest"), (out / "golden_customers.parquet").read_bytes()
 
 
 @pytest.fixture(scope="module")

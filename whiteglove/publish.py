@@ -3,10 +3,10 @@
 Layout of an output folder:
 
     snapshots/<run>/...         every file of one run, written completely first
-    current -> snapshots/<run>  switched with one atomic rename once the snapshot is complete
-    golden_customers.parquet -> current/golden_customers.parquet   (and so on for each file)
+    latest -> snapshots/<run>   switched with one atomic rename once the snapshot is complete
+    golden_customers.parquet -> latest/golden_customers.parquet   (and so on for each file)
 
-The top-level names are symlinks through `current`, so every path of contract 3 flips from
+The top-level names are symlinks through `latest`, so every path of contract 3 flips from
 the previous run to the new one at the same instant; a run that fails before the switch
 leaves the previous output in place.
 """
@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 
 SNAPSHOTS = "snapshots"
-CURRENT = "current"
+LATEST = "latest"
 KEEP_SNAPSHOTS = 5
 
 
@@ -35,7 +35,7 @@ class Publication:
 
 def previous_output(out_dir: Path, name: str) -> Path | None:
     """A file of the currently published run, if there is one."""
-    path = out_dir / CURRENT / name
+    path = out_dir / LATEST / name
     return path if path.exists() else None
 
 
@@ -62,9 +62,9 @@ def publish(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _switch_current(out_dir, final)
+    _switch_latest(out_dir, final)
     for name in names:
-        _ensure_link(out_dir / name, Path(CURRENT) / name)
+        _ensure_link(out_dir / name, Path(LATEST) / name)
     _prune(snapshots, keep=KEEP_SNAPSHOTS, current=final)
     return Publication(snapshot=final, files=names)
 
@@ -99,9 +99,9 @@ def _write_snapshot(
     return names
 
 
-def _switch_current(out_dir: Path, snapshot: Path) -> None:
-    link = out_dir / CURRENT
-    tmp = out_dir / f".{CURRENT}.{os.getpid()}"
+def _switch_latest(out_dir: Path, snapshot: Path) -> None:
+    link = out_dir / LATEST
+    tmp = out_dir / f".{LATEST}.{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     tmp.symlink_to(Path(SNAPSHOTS) / snapshot.name)

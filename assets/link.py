@@ -1,67 +1,186 @@
-"""Probabilistic linkage: scored candidate pairs and the clusters they form."""
-
-import json
+"""Probabilistic linkage: the model, scored pairs, the review queue, and guarded clusters."""
 
 import polars as pl
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, asset, multi_asset
 
 from assets.metadata import table_metadata
 from pipelines.resources import WhiteGloveSettings
-from whiteglove.linkage import cluster, link
+from whiteglove.clustering import cluster_records
+from whiteglove.evaluation import cluster_metrics, load_labels, pairwise_scores
+from whiteglove.linkage import link, strong_identifiers
+from whiteglove.review import load_decisions, review_queue
 
 
-@asset(
+@multi_asset(
     group_name="link",
-    kinds={"splink", "duckdb"},
-    description=(
-        "Candidate pairs of customer records scored by a Splink model trained on this run "
-        "(u by random sampling, m by EM, term-frequency adjustments on names and city). "
-        "Pairs below linkage.keep_pairs_above are not kept."
-    ),
+    outs={
+        "linkage_model": AssetOut(
+            kinds={"splink", "json"},
+            description=(
+                "The Splink model that scored this run's pairs: trained on the run's records "
+                "(u by random sampling, m by EM on email and phone blocks, term-frequency "
+                "adjustments on names and city), or loaded from linkage.model."
+            ),
+        ),
+        "match_pairs": AssetOut(
+            kinds={"splink", "duckdb"},
+            description=(
+                "Candidate pairs of customer records with match_probability and match_weight; "
+                "pairs below linkage.keep_pairs_above are not kept."
+            ),
+        ),
+        "review_queue": AssetOut(
+            kinds={"polars"},
+            description=(
+                "Pairs between the review and match thresholds, both records side by side with "
+                "the comparisons that weighed most, for a data steward."
+            ),
+        ),
+    },
 )
-def match_pairs(
+def linkage(
     context: AssetExecutionContext, settings: WhiteGloveSettings, customer_records: pl.DataFrame
-) -> Output[pl.DataFrame]:
-    config = settings.sources().linkage
-    result = link(customer_records, config)
-    model_path = settings.output / ".work" / "model.json"
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    model_path.write_text(json.dumps(result.model_json, indent=2))
+):
+    sources = settings.sources()
+    config = sources.linkage
+    saved = sources.resolve(config.model) if config.model else None
+    result = link(customer_records, config, saved)
     for rule, n in result.comparisons_per_rule.items():
         context.log.info(f"blocking rule {rule}: at most {n:,} comparisons")
-    return Output(
+    yield Output(
+        result.model_json,
+        output_name="linkage_model",
+        metadata={
+            "origin": f"loaded from {saved}" if saved else "trained on this run",
+            "comparisons": MetadataValue.json(
+                [c["output_column_name"] for c in result.model_json["comparisons"]]
+            ),
+            "strong_identifiers": MetadataValue.json(list(strong_identifiers(result.model_json))),
+            "probability_two_random_records_match": float(
+                result.model_json["probability_two_random_records_match"]
+            ),
+        },
+    )
+    yield Output(
         result.pairs,
+        output_name="match_pairs",
         metadata=table_metadata(
             result.pairs,
             comparisons_per_blocking_rule=MetadataValue.json(result.comparisons_per_rule),
             pairs_at_or_above_match_threshold=result.pairs.filter(
                 pl.col("match_probability") >= config.match_threshold
             ).height,
-            model=MetadataValue.path(str(model_path)),
         ),
     )
+    queue = review_queue(result.review, customer_records)
+    yield Output(queue, output_name="review_queue", metadata=table_metadata(queue))
 
 
 @asset(
     group_name="link",
-    kinds={"splink", "duckdb"},
-    description="Each customer record's cluster: records linked at or above the match threshold.",
+    kinds={"scipy", "polars"},
+    description=(
+        "Each customer record's cluster: connected components of pairs at or above the match "
+        "threshold, with steward decisions applied; clusters larger than "
+        "linkage.max_cluster_size or holding two values of a strong identifier (a birth date, "
+        "when the model finds true matches almost never disagree on it) are re-clustered from "
+        "their own strongest links."
+    ),
 )
 def clusters(
-    settings: WhiteGloveSettings, customer_records: pl.DataFrame, match_pairs: pl.DataFrame
+    context: AssetExecutionContext,
+    settings: WhiteGloveSettings,
+    customer_records: pl.DataFrame,
+    match_pairs: pl.DataFrame,
+    linkage_model: dict,
 ) -> Output[pl.DataFrame]:
-    config = settings.sources().linkage
-    frame = cluster(customer_records, match_pairs, config.match_threshold)
-    sizes = frame.group_by("cluster_id").len()
-    distribution = sizes.group_by("len").len(name="clusters").sort("len")
+    sources = settings.sources()
+    config = sources.linkage
+    decisions = load_decisions(sources.resolve(config.decisions)) if config.decisions else None
+    strong = strong_identifiers(linkage_model)
+    result = cluster_records(
+        customer_records,
+        match_pairs,
+        config.match_threshold,
+        config.max_cluster_size,
+        decisions=decisions,
+        strong=strong,
+    )
+    if result.still_implausible:
+        context.log.warning(
+            f"{len(result.still_implausible)} cluster(s) still implausible after splitting "
+            f"(sizes {result.still_implausible[:10]}); they are published as they are"
+        )
+    sizes = result.clusters.group_by("cluster_id").len()
     return Output(
-        frame,
+        result.clusters,
         metadata=table_metadata(
-            frame,
+            result.clusters,
             cluster_count=sizes.height,
             largest_cluster=int(sizes["len"].max() or 0),
-            cluster_size_distribution=MetadataValue.json(
-                {str(k): v for k, v in distribution.iter_rows()}
-            ),
+            clusters_split=result.split,
+            clusters_still_implausible=len(result.still_implausible),
+            strong_identifiers=MetadataValue.json(list(strong)),
+            steward_links_forced=result.forced,
+            steward_links_forbidden=result.forbidden,
+            cluster_size_distribution=MetadataValue.json(result.size_distribution()),
         ),
+    )
+
+
+# Thresholds of the precision-recall curve; each is a full clustering of the run's pairs.
+CURVE_THRESHOLDS = (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+@asset(
+    group_name="link",
+    kinds={"polars"},
+    description=(
+        "Accuracy against known truth, when linkage.labels names it: pairwise precision, "
+        "recall and F1 of the clusters, cluster metrics, and a precision-recall curve over "
+        "match thresholds. Without labels it records that none were given."
+    ),
+)
+def linkage_accuracy(
+    context: AssetExecutionContext,
+    settings: WhiteGloveSettings,
+    customer_records: pl.DataFrame,
+    match_pairs: pl.DataFrame,
+    clusters: pl.DataFrame,
+    linkage_model: dict,
+) -> Output[dict]:
+    sources = settings.sources()
+    config = sources.linkage
+    if config.labels is None:
+        return Output({"labels": None}, metadata={"labels": "none given"})
+    file = sources.resolve(config.labels.file) if config.labels.file else None
+    truth = load_labels(customer_records, config.labels.entity, file)
+    scores = pairwise_scores(clusters.rename({"cluster_id": "cluster"}), truth)
+    strong = strong_identifiers(linkage_model)
+    curve = []
+    for threshold in CURVE_THRESHOLDS:
+        at = cluster_records(
+            customer_records, match_pairs, threshold, config.max_cluster_size, strong=strong
+        )
+        point = pairwise_scores(at.clusters.rename({"cluster_id": "cluster"}), truth)
+        curve.append({"threshold": threshold, "precision": point.precision, "recall": point.recall})
+    accuracy = {
+        "labels": str(file) if file else f"attribute {config.labels.entity}",
+        "threshold": config.match_threshold,
+        **scores.as_dict(),
+        **cluster_metrics(clusters.rename({"cluster_id": "cluster"}), truth),
+        "curve": curve,
+    }
+    context.log.info(
+        f"pairwise precision {scores.precision:.4f}, recall {scores.recall:.4f}, F1 {scores.f1:.4f}"
+    )
+    return Output(
+        accuracy,
+        metadata={
+            "precision": scores.precision,
+            "recall": scores.recall,
+            "f1": scores.f1,
+            "labelled_records": scores.records,
+            "rebuilt_exactly_share": accuracy["rebuilt_exactly_share"],
+        },
     )

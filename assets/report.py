@@ -98,22 +98,22 @@ def linkage_report(
     settings: WhiteGloveSettings,
     match_pairs: pl.DataFrame,
     customer_xref: pl.DataFrame,
+    review_queue: pl.DataFrame,
+    linkage_accuracy: dict,
 ) -> MaterializeResult:
     from whiteglove.reports import linkage_report as render
     from whiteglove.reports import metadata_markdown
 
     linkage = settings.sources().linkage
-    probability = pl.col("match_probability")
-    review = match_pairs.filter(
-        (probability >= linkage.review_threshold) & (probability < linkage.match_threshold)
-    ).height
+    review = review_queue.height
+    accuracy = linkage_accuracy if linkage_accuracy.get("labels") else None
     html, metrics = render(
         match_pairs=match_pairs,
         xref=customer_xref,
         match_threshold=linkage.match_threshold,
         review_threshold=linkage.review_threshold,
         review_queue_size=review,
-        accuracy=None,
+        accuracy=accuracy,
         generated_at=datetime.now(UTC),
         run_id=context.run_id,
     )
@@ -124,5 +124,6 @@ def linkage_report(
             "report": MetadataValue.path(str(path)),
             "summary": MetadataValue.md(metadata_markdown(metrics)),
             "review_queue_pairs": review,
+            **({"f1": accuracy["f1"]} if accuracy else {}),
         }
     )

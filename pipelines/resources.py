@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -29,7 +30,7 @@ class WhiteGloveSettings(ConfigurableResource):
 
 
 class ParquetFrameIOManager(ConfigurableIOManager):
-    """Stores each asset's Polars frame as `<base_dir>/<asset>.parquet`.
+    """Stores each asset's Polars frame as `<base_dir>/<asset>.parquet` (a dict as `.json`).
 
     Written to a temporary name and renamed, so a killed step never leaves a truncated file
     that a later run would read as valid.
@@ -37,17 +38,23 @@ class ParquetFrameIOManager(ConfigurableIOManager):
 
     base_dir: str
 
-    def _path(self, context: InputContext | OutputContext) -> Path:
-        return Path(self.base_dir, *context.asset_key.path).with_suffix(".parquet")
+    def _path(self, context: InputContext | OutputContext, suffix: str) -> Path:
+        return Path(self.base_dir, *context.asset_key.path).with_suffix(suffix)
 
-    def handle_output(self, context: OutputContext, obj: pl.DataFrame | None) -> None:
+    def handle_output(self, context: OutputContext, obj: pl.DataFrame | dict | None) -> None:
         if obj is None:
             return
-        path = self._path(context)
+        path = self._path(context, ".json" if isinstance(obj, dict) else ".parquet")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        obj.write_parquet(tmp, compression="lz4")
+        if isinstance(obj, dict):
+            tmp.write_text(json.dumps(obj, indent=2), encoding="utf-8")
+        else:
+            obj.write_parquet(tmp, compression="lz4")
         os.replace(tmp, path)
 
-    def load_input(self, context: InputContext) -> pl.DataFrame:
-        return pl.read_parquet(self._path(context))
+    def load_input(self, context: InputContext) -> pl.DataFrame | dict:
+        as_json = self._path(context, ".json")
+        if as_json.exists():
+            return json.loads(as_json.read_text(encoding="utf-8"))
+        return pl.read_parquet(self._path(context, ".parquet"))

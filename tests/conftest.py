@@ -14,7 +14,7 @@ from whiteglove.sample_data import generate
 
 # Not the committed sample's seed: accuracy is measured on data the model was never tuned on.
 FRESH_SEED = 20261123
-FRESH_PEOPLE = 2000
+FRESH_PEOPLE = 3000  # the generator's default size
 
 
 @dataclass
@@ -46,3 +46,9 @@ def fresh_run(tmp_path_factory) -> GeneratedRun:
     assert outcome.success, outcome.failures
     truth = pl.read_csv(root / "truth.csv", schema_overrides={"source_record_id": pl.String})
     return GeneratedRun(root, sources, out, truth, outcome)
+
+
+def run_once(sources: Path, out: Path) -> RunOutcome:
+    """One whole run in its own ephemeral Dagster instance, as the CLI would do it."""
+    with DagsterInstance.ephemeral() as instance:
+        return run_pipeline(sources, out, instance=instance, log_level="ERROR")

@@ -6,16 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance
 
-from pipelines.runner import RunOutcome, run_pipeline
 from tests.conftest import make_sample
+from tests.conftest import run_once as run
 from whiteglove.config import SourcesConfigError
-
-
-def run(sources: Path, out: Path) -> RunOutcome:
-    with DagsterInstance.ephemeral() as instance:
-        return run_pipeline(sources, out, instance=instance, log_level="ERROR")
 
 
 def published_state(out: Path) -> tuple[str, bytes]:

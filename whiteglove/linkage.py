@@ -9,14 +9,17 @@ candidate).
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from whiteglove.config import LinkageConfig
 from whiteglove.names import canonical_first_name, fold
+from whiteglove.review import top_reasons
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ MATCH_COLUMNS = [
     "name_tokens",
     "email",
     "email_user",
+    "email_user_with_digits",
     "phone",
     "date_of_birth",
     "national_id",
@@ -58,7 +62,8 @@ class BlockingRule:
 class LinkageResult:
     pairs: pl.DataFrame  # unique_id_l, unique_id_r, match_weight, match_probability
     model_json: dict
-    comparisons_per_rule: dict[str, int] = field(default_factory=dict)
+    comparisons_per_rule: dict[str, int]
+    review: pl.DataFrame  # pairs between the review and match thresholds, with reasons
 
 
 def match_frame(records: pl.DataFrame) -> pl.DataFrame:
@@ -76,6 +81,9 @@ def match_frame(records: pl.DataFrame) -> pl.DataFrame:
         tokens.str.split(" ").list.unique().list.sort().alias("name_tokens"),
         pl.col("email"),
         pl.col("email").str.extract(r"^([^@]+)@").alias("email_user"),
+        # a username with digits (monicagr2005) is rarely shared by two namesakes, unlike the
+        # bare name-built ones (monica.gonzalez)
+        pl.col("email").str.extract(r"^([^@]*[0-9][^@]*)@").alias("email_user_with_digits"),
         pl.col("phone"),
         pl.col("date_of_birth"),
         pl.col("national_id"),
@@ -147,7 +155,12 @@ def build_comparisons(present: set[str]) -> list:
                 output_column_name="email",
                 comparison_levels=[
                     cll.NullLevel("email"),
-                    cll.ExactMatchLevel("email").configure(tf_adjustment_column="email"),
+                    # no term-frequency adjustment: a customer's own repeated tickets would make
+                    # their address look common and weaken the strongest evidence there is
+                    cll.ExactMatchLevel("email"),
+                    cll.ExactMatchLevel("email_user_with_digits").configure(
+                        label_for_charts="Same username with digits, other domain"
+                    ),
                     cll.LevenshteinLevel("email", 1).configure(label_for_charts="One typo"),
                     cll.ElseLevel(),
                 ],
@@ -221,8 +234,10 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def link(records: pl.DataFrame, config: LinkageConfig) -> LinkageResult:
-    """Train a model on this run's records (EM + u-sampling) and score candidate pairs."""
+def link(
+    records: pl.DataFrame, config: LinkageConfig, model_path: Path | None = None
+) -> LinkageResult:
+    """Score candidate pairs with a model trained on this run's records, or a saved one."""
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     frame = match_frame(records)
@@ -261,8 +276,44 @@ def link(records: pl.DataFrame, config: LinkageConfig) -> LinkageResult:
     )
     db_api = DuckDBAPI(connection=con)
     sdf = db_api.register(frame.to_arrow(), dataset_display_name="customer_records")
-    # Splink prints training progress to stdout at INFO; the asset reports what matters.
-    linker = Linker(sdf, settings, log_level=logging.ERROR)
+
+    if model_path is not None:
+        model = json.loads(model_path.read_text(encoding="utf-8"))
+    else:
+        model = _train(Linker(sdf, settings, log_level=logging.ERROR), rules, present, config)
+    # predict with the model as data: what is saved is exactly what scored the pairs; the
+    # per-comparison Bayes factors are kept only to explain the pairs a steward will review
+    linker = Linker(
+        sdf, {**model, "retain_intermediate_calculation_columns": True}, log_level=logging.ERROR
+    )
+    scored = linker.inference.predict(threshold_match_probability=config.keep_pairs_above)
+    relation = scored.as_duckdbpyrelation()
+    pairs = _polars(relation.select("unique_id_l, unique_id_r, match_weight, match_probability"))
+    band = _polars(
+        relation.filter(
+            f"match_probability >= {float(config.review_threshold)} "
+            f"and match_probability < {float(config.match_threshold)}"
+        )
+    )
+    review = band.select(
+        "unique_id_l",
+        "unique_id_r",
+        "match_probability",
+        "match_weight",
+        top_reasons(band, model).alias("reasons"),
+    )
+    return LinkageResult(pairs=pairs, model_json=model, comparisons_per_rule=counts, review=review)
+
+
+def _polars(relation) -> pl.DataFrame:
+    frame = pl.from_arrow(relation.to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _train(linker, rules: list[BlockingRule], present: set[str], config: LinkageConfig) -> dict:
+    """u by random sampling, m by EM on strong-identifier blocks; returns the model as data."""
+    from splink import block_on
 
     deterministic = [block_on(*r.columns) for r in rules if r.columns in (("email",), ("phone",))]
     linker.training.estimate_probability_two_random_records_match(
@@ -275,16 +326,33 @@ def link(records: pl.DataFrame, config: LinkageConfig) -> LinkageResult:
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*columns), record_sample_proportion=1.0
         )
+    return floor_m_probabilities(linker.misc.save_model_to_json(), M_FLOOR)
 
-    scored = linker.inference.predict(threshold_match_probability=config.keep_pairs_above)
-    pairs = pl.from_arrow(
-        scored.as_duckdbpyrelation()
-        .select("unique_id_l, unique_id_r, match_weight, match_probability")
-        .to_arrow_table()
-    )
-    assert isinstance(pairs, pl.DataFrame)
-    model = linker.misc.save_model_to_json()
-    return LinkageResult(pairs=pairs, model_json=model, comparisons_per_rule=counts)
+
+# EM on clean blocks concludes that true matches never disagree on birth date or phone and
+# almost never on names (m = 0, which Splink then leaves untrained: weight 0, so namesakes
+# with different birth dates pay nothing). Real exports have typos and stale values; a floor
+# of 1% on every m keeps disagreement strongly negative (about -6.5) but finite.
+M_FLOOR = 0.01
+
+
+def floor_m_probabilities(model: dict, floor: float) -> dict:
+    """The model with every trained comparison level's m at least `floor`, renormalized."""
+    model = json.loads(json.dumps(model))
+    for comparison in model["comparisons"]:
+        levels = [
+            lvl
+            for lvl in comparison["comparison_levels"]
+            if not lvl.get("is_null_level") and lvl.get("u_probability") is not None
+        ]
+        if not levels:
+            continue
+        for lvl in levels:
+            lvl["m_probability"] = max(lvl.get("m_probability") or 0.0, floor)
+        total = sum(lvl["m_probability"] for lvl in levels)
+        for lvl in levels:
+            lvl["m_probability"] /= total
+    return model
 
 
 def _em_rules(present: set[str]) -> list[tuple[str, ...]]:
@@ -300,17 +368,20 @@ def _em_rules(present: set[str]) -> list[tuple[str, ...]]:
     return sessions or [("postcode",)]
 
 
-def cluster(records: pl.DataFrame, pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
-    """Connected components over pairs at or above `threshold`: record_key -> cluster_id."""
-    from splink import DuckDBAPI
-    from splink.clustering import cluster_pairwise_predictions_at_threshold
+# A field is a strong identifier when the model finds that fewer than this share of true
+# matches disagree on it: then two different values in one cluster mean two people.
+STRONG_DISAGREEMENT = 0.02
 
-    db_api = DuckDBAPI(connection=duckdb.connect())
-    nodes = records.select(pl.col("record_key").alias("unique_id")).to_arrow()
-    edges = pairs.select("unique_id_l", "unique_id_r", "match_probability").to_arrow()
-    clusters = cluster_pairwise_predictions_at_threshold(
-        nodes, edges, db_api, "unique_id", threshold_match_probability=threshold
-    )
-    out = pl.from_arrow(clusters.as_duckdbpyrelation().to_arrow_table())
-    assert isinstance(out, pl.DataFrame)
-    return out.select(pl.col("unique_id").alias("record_key"), pl.col("cluster_id"))
+
+def strong_identifiers(
+    model: dict, candidates: tuple[str, ...] = ("date_of_birth", "national_id", "phone")
+) -> tuple[str, ...]:
+    """The candidate fields this trained model treats as one-value-per-person."""
+    strong = []
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+        disagree = levels[-1].get("m_probability") if levels else None
+        if name in candidates and disagree is not None and disagree < STRONG_DISAGREEMENT:
+            strong.append(name)
+    return tuple(strong)

@@ -84,14 +84,20 @@ def given_name_length(folded_tokens: pl.Expr, max_tokens: int = 4) -> pl.Expr:
     """How many leading tokens of a first-last full name form the given name (at least 1).
 
     After the first token, a run of connectors and usual second given names joins the given
-    name, as long as one token is left for the surnames; connectors that would end the given
-    name go back to the surname ("María de la Fuente").
+    name, as long as one token is left for the surnames, except that a two-token name whose
+    second token is a usual second given name is all given name; connectors that would end
+    the given name go back to the surname ("María de la Fuente").
     """
     joins = list(GIVEN_NAME_CONTINUATIONS | NAME_CONNECTORS)
     n = folded_tokens.list.len().cast(pl.Int64)
     middle = folded_tokens.list.slice(1, (n - 2).clip(lower_bound=0))
     leading = middle.list.eval(pl.element().is_in(joins).cast(pl.Int32).cum_min()).list.sum()
     given = (1 + leading.fill_null(0)).clip(upper_bound=max_tokens)
+    # "José María" or "Juan Antonio" alone is a compound given name with no surname: those
+    # second names are almost never surnames.
+    second = folded_tokens.list.get(1, null_on_oob=True)
+    only_given = (n == 2) & second.is_in(list(GIVEN_NAME_CONTINUATIONS)).fill_null(False)
+    given = pl.when(only_given).then(2).otherwise(given).cast(pl.Int64)
     trailing = (
         folded_tokens.list.slice(0, given)
         .list.reverse()

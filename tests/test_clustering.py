@@ -1,0 +1,157 @@
+"""Clustering guards against chaining; steward decisions force and forbid links."""
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from whiteglove.clustering import cluster_records
+from whiteglove.review import DecisionsError, load_decisions, review_queue, top_reasons
+
+
+def records(*rows: tuple[str, date | None]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows, schema={"record_key": pl.String, "date_of_birth": pl.Date}, orient="row"
+    )
+
+
+def pairs(*rows: tuple[str, str, float]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "unique_id_l": pl.String,
+            "unique_id_r": pl.String,
+            "match_probability": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+def together(result, a: str, b: str) -> bool:
+    ids = dict(result.clusters.iter_rows())
+    return ids[a] == ids[b]
+
+
+def test_a_weak_link_between_two_birth_dates_is_cut():
+    # a and b are one person, c and d another; one namesake link (0.8) chains them
+    recs = records(
+        ("a", date(1980, 1, 2)),
+        ("b", None),
+        ("c", date(1975, 6, 7)),
+        ("d", date(1975, 6, 7)),
+    )
+    links = pairs(("a", "b", 0.999), ("b", "c", 0.8), ("c", "d", 0.9999))
+    result = cluster_records(recs, links, 0.7, max_cluster_size=50)
+    assert together(result, "a", "b") and together(result, "c", "d")
+    assert not together(result, "b", "c")
+    assert result.split == 1 and result.still_implausible == []
+
+
+def test_a_birth_date_typo_is_not_a_conflict():
+    # a day/month swap and a one-digit slip of the same date
+    recs = records(("a", date(1980, 3, 2)), ("b", date(1980, 2, 3)), ("c", date(1980, 3, 3)))
+    links = pairs(("a", "b", 0.8), ("a", "c", 0.8))
+    result = cluster_records(recs, links, 0.7, max_cluster_size=50)
+    assert result.clusters["cluster_id"].n_unique() == 1
+    assert result.split == 0
+
+
+def test_without_strong_identifiers_birth_dates_do_not_split():
+    recs = records(("a", date(1980, 1, 2)), ("b", date(1999, 9, 9)))
+    result = cluster_records(recs, pairs(("a", "b", 0.9)), 0.7, max_cluster_size=50, strong=())
+    assert together(result, "a", "b")
+
+
+def test_oversize_clusters_are_split_at_their_weakest_links():
+    chain = [(f"r{i}", f"r{i + 1}", 0.999 if i % 3 else 0.8) for i in range(29)]
+    recs = records(*[(f"r{i}", None) for i in range(30)])
+    result = cluster_records(recs, pairs(*chain), 0.7, max_cluster_size=5)
+    sizes = result.clusters.group_by("cluster_id").len()["len"]
+    assert sizes.max() <= 5 and sizes.sum() == 30
+    assert result.split == 1
+
+
+def test_decisions_force_and_forbid_links():
+    recs = records(("a", None), ("b", None), ("c", None))
+    links = pairs(("a", "b", 0.99), ("b", "c", 0.4))
+    decisions = pl.DataFrame(
+        {"record_key_l": ["b", "c"], "record_key_r": ["a", "b"], "decision": ["no_match", "match"]}
+    )
+    result = cluster_records(recs, links, 0.7, max_cluster_size=50, decisions=decisions)
+    assert not together(result, "a", "b")
+    assert together(result, "b", "c")
+    assert (result.forced, result.forbidden) == (1, 1)
+
+
+def test_decisions_file_is_read_and_typos_are_refused(tmp_path: Path):
+    good = tmp_path / "decisions.csv"
+    good.write_text(
+        "record_key_l,record_key_r,decision,full_name_l\n"
+        "crm:C1,billing:B1,match,x\ncrm:C2,billing:B2,,y\ncrm:C3,billing:B3, No_Match ,z\n"
+    )
+    frame = load_decisions(good)
+    assert frame.rows() == [("crm:C1", "billing:B1", "match"), ("crm:C3", "billing:B3", "no_match")]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("record_key_l,record_key_r,decision\ncrm:C1,billing:B1,yes\n")
+    with pytest.raises(DecisionsError, match=r"bad.csv.*rows 2"):
+        load_decisions(bad)
+
+
+def test_review_queue_puts_both_records_side_by_side_with_reasons():
+    model = {
+        "comparisons": [
+            {
+                "output_column_name": "email",
+                "comparison_levels": [
+                    {"is_null_level": True, "label_for_charts": "null"},
+                    {
+                        "label_for_charts": "Exact match",
+                        "m_probability": 0.5,
+                        "u_probability": 0.5 / 2**11,
+                    },
+                    {"label_for_charts": "All other", "m_probability": 0.5, "u_probability": 0.9},
+                ],
+            },
+            {
+                "output_column_name": "phone",
+                "comparison_levels": [
+                    {
+                        "label_for_charts": "Exact match",
+                        "m_probability": 0.9,
+                        "u_probability": 0.01,
+                    },
+                    {
+                        "label_for_charts": "All other",
+                        "m_probability": 1 / 64,
+                        "u_probability": 1.0,
+                    },
+                ],
+            },
+        ]
+    }
+    scored = pl.DataFrame(
+        {
+            "unique_id_l": ["crm:C1"],
+            "unique_id_r": ["support:T1"],
+            "match_probability": [0.6],
+            "match_weight": [0.58],
+            "mw_email": [11.0],
+            "mw_phone": [-6.0],
+        }
+    )
+    reasons = top_reasons(scored, model)
+    assert reasons.to_list() == ["email: Exact match (+11.0); phone: All other (-6.0)"]
+    recs = pl.DataFrame(
+        {
+            "record_key": ["crm:C1", "support:T1"],
+            "source": ["crm", "support"],
+            "source_record_id": ["C1", "T1"],
+            "full_name": ["Ana Ruiz", "Ana R."],
+            "email": ["ana@example.com", "ana@example.com"],
+        }
+    )
+    queue = review_queue(scored.with_columns(reasons), recs)
+    row = queue.row(0, named=True)
+    assert (row["full_name_l"], row["full_name_r"]) == ("Ana Ruiz", "Ana R.")
+    assert row["decision"] == "" and row["reasons"].startswith("email: Exact match")

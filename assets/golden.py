@@ -8,6 +8,7 @@ from dagster import (
     AssetExecutionContext,
     AssetOut,
     AssetsDefinition,
+    MetadataValue,
     Output,
     asset,
     multi_asset,
@@ -16,7 +17,7 @@ from dagster import (
 from assets.checks import suite_check_specs, validate_asset
 from assets.metadata import table_metadata
 from pipelines.resources import WhiteGloveSettings
-from whiteglove.golden import survive
+from whiteglove.golden import describe_rules, survive
 from whiteglove.golden_ids import assign_golden_ids, crosswalk, orphan_counts
 from whiteglove.publish import previous_output
 from whiteglove.standardize import record_key
@@ -93,13 +94,34 @@ def golden_customers_asset(suite: dict) -> AssetsDefinition:
         customer_records: pl.DataFrame,
         customer_xref: pl.DataFrame,
     ):
-        attributes = sorted({a for s in settings.sources().sources for a in s.attributes})
+        config = settings.sources()
+        # profile columns in the order the sources file declares them
+        attributes = list(dict.fromkeys(a for s in config.sources for a in s.attributes))
         records = customer_records.join(
             customer_xref.select("record_key", "golden_id"), on="record_key"
         )
-        golden, lineage = survive(records, attributes)
-        yield Output(golden, output_name="golden_customers", metadata=table_metadata(golden))
-        yield Output(lineage, output_name="golden_lineage", metadata=table_metadata(lineage))
+        golden, lineage = survive(records, attributes, config.golden)
+        rules = describe_rules(config.golden, attributes)
+        filled = {c: golden.height - golden[c].null_count() for c in rules}
+        yield Output(
+            golden,
+            output_name="golden_customers",
+            metadata=table_metadata(
+                golden,
+                survivorship=MetadataValue.md(
+                    "| column | rule | customers with a value |\n|---|---|---|\n"
+                    + "\n".join(f"| {c} | {r} | {filled[c]} |" for c, r in rules.items())
+                ),
+            ),
+        )
+        per_rule = lineage.group_by("rule").len().sort("rule")
+        yield Output(
+            lineage,
+            output_name="golden_lineage",
+            metadata=table_metadata(
+                lineage, rows_by_rule=MetadataValue.json(dict(per_rule.iter_rows()))
+            ),
+        )
         yield from validate_asset(context, settings, golden, suite, "golden")
         orphans = orphan_counts(golden, customer_xref)
         yield AssetCheckResult(

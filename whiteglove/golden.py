@@ -1,71 +1,365 @@
-"""Golden customers: one surviving value per field, with its lineage.
+"""Golden customers: one value per golden column, chosen or computed by a survivorship rule,
+with the lineage of every value.
 
-Survivorship rule (first release): for every field, the value of the most trusted source
-that has one; among records of equal trust, the most recently updated. Every chosen value is
-traceable to the record that supplied it (see `golden_lineage`).
+The `golden:` section of the sources file names a rule per column; every other identity field
+and attribute uses the section's `default` (source_priority unless set).
+
+Pick rules keep the value of one record:
+  source_priority  the most trusted source that has a value; with `sources`, their order
+  most_recent      the most recently updated record that has a value
+  most_frequent    the value most records agree on
+  most_complete    the value of the record with the most identity fields filled in
+  longest          the longest value (the fullest name or address)
+Aggregates compute the value from the customer's records:
+  count            records in scope that have the `from` column (all in scope, without one)
+  sum              the total of the `from` column (text is read as a number)
+  max, min         the greatest or smallest value
+  latest           the value of the record latest by `by` (default updated_at)
+`sources` and `where` narrow the records a rule looks at, for every rule.
+
+Null and empty text never win. Ties are broken the same way everywhere: most trusted source,
+then most recently updated, then record key, so the same records always give the same table.
+
+Lineage has exactly one row per non-null golden value (the grain DESIGN.md fixes), naming the
+record that supplied it: the chosen record for pick rules, max, min and latest; for count and
+sum, the most recent record that contributed - the other contributors are the customer's
+records in customer_xref that the rule's scope selects. A count of 0 has no contributor: its
+row names the most recent record that was looked at (of the rule's sources, else any), so it
+still says what the count was taken from. full_name is derived from first_name and last_name
+and names the first_name record (rule `derived`); last_updated_at names the latest record.
+record_count, source_count and sources describe the whole cluster; customer_xref is their
+lineage.
+
+Everything is vectorised: each rule becomes an integer key per record (preference rank *
+stride + position in the tie-break order), so a customer's winner is the minimum key of the
+records eligible under that rule, one group_by for all columns.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
+from whiteglove.config import GoldenConfig, GoldenRule
 from whiteglove.standardize import CANONICAL_FIELDS
 
-RULE_TRUST_THEN_RECENT = "source_priority_then_most_recent"
+SURVIVING_FIELDS = [f for f in CANONICAL_FIELDS if f != "full_name"]
+SUMMARY_COLUMNS = ["record_count", "source_count", "sources", "last_updated_at"]
+LINEAGE_COLUMNS = [
+    "golden_id",
+    "field",
+    "value",
+    "source",
+    "source_record_id",
+    "record_key",
+    "rule",
+]
+RULE_DERIVED = "derived"
+RULE_LATEST = "latest"
+
+_ROW = "__row"
+_RECENT = "__recent"  # Int64 key: most recently updated first, then the tie-break order
+_INCOMPLETE = "__incomplete"  # identity fields a record lacks
 
 
-def survive(records: pl.DataFrame, attributes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(golden_customers, golden_lineage) from records that carry a golden_id."""
-    ordered = records.sort(
-        ["golden_id", "trust", "updated_at", "record_key"],
-        descending=[False, False, True, False],
-        nulls_last=True,
+@dataclass(frozen=True)
+class _Plan:
+    """One golden column: its rule and the record column the rule reads (None: records)."""
+
+    name: str
+    rule: GoldenRule
+    read: str | None
+
+    @property
+    def is_count(self) -> bool:
+        return self.rule.rule == "count"
+
+    @property
+    def is_sum(self) -> bool:
+        return self.rule.rule == "sum"
+
+
+def golden_columns(golden: GoldenConfig, attributes: list[str]) -> list[str]:
+    """The golden table's columns, in order: id, name, identity, profile, cluster summary."""
+    plans = _plans(golden, attributes, None)
+    return ["golden_id", "full_name", *[p.name for p in plans], *SUMMARY_COLUMNS]
+
+
+def describe_rules(golden: GoldenConfig, attributes: list[str]) -> dict[str, str]:
+    """Each surviving column's rule in words, for run metadata and reports."""
+    described = {}
+    for plan in _plans(golden, attributes, None):
+        rule = plan.rule
+        text = rule.rule if plan.read in (None, plan.name) else f"{rule.rule} of {plan.read}"
+        if rule.rule == "count" and plan.read is None:
+            text = "count of records"
+        if rule.by:
+            text += f" by {rule.by}"
+        if rule.where:
+            text += " where " + " and ".join(
+                f"{k} in [{', '.join(v)}]" for k, v in rule.where.items()
+            )
+        if rule.sources:
+            text += f" from {', '.join(rule.sources)}"
+        described[plan.name] = text
+    return described
+
+
+def survive(
+    records: pl.DataFrame, attributes: list[str], golden: GoldenConfig | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(golden_customers, golden_lineage) from records that carry a golden_id.
+
+    `attributes` are the profile attributes the sources map, in the order the golden table
+    shows them; `golden` holds the rules (defaults: source_priority for every column).
+    """
+    golden = golden or GoldenConfig()
+    plans = _plans(golden, attributes, records.columns)
+    n = records.height
+    stride = n + 2  # larger than any rank or position, so rank * stride + position sorts both
+    frame = records.with_columns(_tie_break_position(records).alias(_ROW))
+    frame = frame.with_columns(
+        (_rank(pl.col("updated_at"), True, n) * stride + pl.col(_ROW)).alias(_RECENT),
+        (
+            len(SURVIVING_FIELDS)
+            - pl.sum_horizontal([pl.col(f).is_not_null() for f in SURVIVING_FIELDS])
+        )
+        .cast(pl.Int64)
+        .alias(_INCOMPLETE),
     )
-    fields = [f for f in CANONICAL_FIELDS if f != "full_name"] + attributes
-    golden = ordered.group_by("golden_id", maintain_order=True).agg(
-        *[pl.col(f).drop_nulls().first().alias(f) for f in fields],
-        *[
-            pl.col("record_key").filter(pl.col(f).is_not_null()).first().alias(f"__from_{f}")
-            for f in fields
-        ],
-        pl.len().alias("record_count"),
-        pl.col("source").n_unique().alias("source_count"),
-        pl.col("source").unique().sort().str.join(",").alias("sources"),
-        pl.col("updated_at").max().alias("last_updated_at"),
+    frame = frame.with_columns(
+        *[_key(p, frame.schema, n, stride).alias(f"__k{i}") for i, p in enumerate(plans)]
     )
-    golden = golden.with_columns(
+    # Aggregations stay plain column min/sum/count: anything richer inside group_by is
+    # evaluated group by group, which is orders of magnitude slower on many small groups.
+    extra: list[pl.Expr] = []
+    aggs: list[pl.Expr] = [pl.col(f"__k{i}").min() for i in range(len(plans))]
+    finish: list[pl.Expr] = []
+    for i, plan in enumerate(plans):
+        key = pl.col(f"__k{i}")
+        if plan.is_count:
+            extra.append(_in_sources(plan).alias(f"__f{i}"))
+            aggs += [key.count().alias(f"__v{i}"), pl.col(f"__f{i}").min()]
+            finish += [
+                pl.col(f"__v{i}").cast(pl.Int64),
+                pl.coalesce(key, f"__f{i}", _RECENT).alias(f"__k{i}"),
+            ]
+        elif plan.is_sum:
+            amount = _number(pl.col(plan.read), frame.schema[plan.read])
+            extra.append(pl.when(key.is_not_null()).then(amount).alias(f"__s{i}"))
+            aggs += [pl.col(f"__s{i}").sum().alias(f"__v{i}")]
+            finish.append(pl.when(key.is_not_null()).then(pl.col(f"__v{i}")).alias(f"__v{i}"))
+    source_bits, source_names = _source_bits(records)
+    grouped = (
+        frame.with_columns(*extra, source_bits.alias("__bit"))
+        .group_by("golden_id")
+        .agg(
+            *aggs,
+            pl.col(_RECENT).min(),
+            pl.len().alias("record_count"),
+            pl.col("__bit").bitwise_or().alias("__sources"),
+        )
+        .with_columns(*finish)
+        .with_columns(
+            *[(pl.col(f"__k{i}") % stride).alias(f"__w{i}") for i in range(len(plans))],
+            (pl.col(_RECENT) % stride).alias("__w_updated"),
+        )
+        .sort("golden_id")
+    )
+    # winners are tie-break positions; this maps them back to rows of `records`
+    row_of = frame[_ROW].arg_sort()
+
+    def rows(winner: pl.Series) -> pl.Series:
+        return row_of.gather(winner)
+
+    ids = grouped["golden_id"]
+    values: dict[str, pl.Series] = {"golden_id": ids}
+    lineage: list[tuple[str, pl.Series, pl.Series, str]] = []
+    for i, plan in enumerate(plans):
+        winner = rows(grouped[f"__w{i}"])
+        if plan.is_count or plan.is_sum:
+            value = grouped[f"__v{i}"]
+        else:
+            value = records[plan.read].gather(winner)
+        values[plan.name] = value.alias(plan.name)
+        lineage.append((plan.name, value, winner, plan.rule.rule))
+
+    names = pl.DataFrame([values["first_name"], values["last_name"]])
+    values["full_name"] = names.select(
         pl.concat_str(["first_name", "last_name"], separator=" ", ignore_nulls=True)
         .replace("", None)
         .alias("full_name")
-    )
-    lineage = _lineage(golden, records, fields)
-    keep = [
-        "golden_id",
-        "full_name",
-        *fields,
-        "record_count",
-        "source_count",
-        "sources",
-        "last_updated_at",
-    ]
-    return golden.select(keep).sort("golden_id"), lineage
+    ).to_series()
+    first, last = ([p.name for p in plans].index(f) for f in ("first_name", "last_name"))
+    name_from = rows(grouped[f"__w{first}"].fill_null(grouped[f"__w{last}"]))
+    lineage.insert(0, ("full_name", values["full_name"], name_from, RULE_DERIVED))
+    latest = rows(grouped["__w_updated"])
+    values["last_updated_at"] = records["updated_at"].gather(latest).alias("last_updated_at")
+    lineage.append(("last_updated_at", values["last_updated_at"], latest, RULE_LATEST))
+
+    sources = grouped["__sources"]
+    values["record_count"] = grouped["record_count"]
+    values["source_count"] = sources.bitwise_count_ones().alias("source_count")
+    values["sources"] = _spelled(sources, source_names)
+    table = pl.DataFrame([values[c] for c in golden_columns(golden, attributes)])
+    return table, _lineage(ids, lineage, records)
 
 
-def _lineage(golden: pl.DataFrame, records: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
-    parts = [
-        golden.select(
-            "golden_id",
-            pl.lit(f).alias("field"),
-            pl.col(f).cast(pl.String).alias("value"),
-            pl.col(f"__from_{f}").alias("record_key"),
-        ).filter(pl.col("value").is_not_null())
-        for f in fields
-    ]
-    origin = records.select("record_key", "source", "source_record_id")
-    return (
-        pl.concat(parts)
-        .join(origin, on="record_key", how="left")
-        .with_columns(pl.lit(RULE_TRUST_THEN_RECENT).alias("rule"))
-        .select("golden_id", "field", "value", "source", "source_record_id", "record_key", "rule")
-        .sort("golden_id", "field")
+def _tie_break_position(records: pl.DataFrame) -> pl.Expr:
+    """0..n-1: most trusted source first, then most recently updated, then record key.
+
+    Three integer ranks folded into one Int64 and ranked again: much cheaper than sorting
+    the records on three columns, one of them text.
+    """
+    n = records.height
+    trust = pl.col("trust").rank("dense").cast(pl.Int64)
+    updated = _rank(pl.col("updated_at"), True, n)
+    key = pl.col("record_key").rank("ordinal").cast(pl.Int64)
+    levels = records["trust"].n_unique() + 1
+    if levels * (n + 2) ** 2 >= 2**62:  # pragma: no cover - beyond billions of records
+        order = pl.arg_sort_by(
+            ["trust", "updated_at", "record_key"],
+            descending=[False, True, False],
+            nulls_last=True,
+        )
+        return order.arg_sort().cast(pl.Int64)
+    return ((trust * (n + 2) + updated) * (n + 2) + key).rank("ordinal").cast(pl.Int64) - 1
+
+
+def _source_bits(records: pl.DataFrame) -> tuple[pl.Expr, list[str]]:
+    """One bit per source, in name order: OR-ing bits per customer is far cheaper than
+    collecting and joining source names."""
+    names = sorted(records["source"].unique().to_list())
+    if len(names) > 62:
+        raise ValueError(f"survivorship supports up to 62 sources, not {len(names)}")
+    if not names:
+        return pl.lit(0, dtype=pl.Int64), names
+    bits = [1 << i for i in range(len(names))]
+    return pl.col("source").replace_strict(names, bits, return_dtype=pl.Int64), names
+
+
+def _spelled(masks: pl.Series, names: list[str]) -> pl.Series:
+    """Source bit masks as "billing,crm": each combination present is spelled once."""
+    spelled = {
+        m: ",".join(s for i, s in enumerate(names) if m >> i & 1) for m in masks.unique().to_list()
+    }
+    return masks.replace_strict(spelled, return_dtype=pl.String).alias("sources")
+
+
+def _lineage(
+    ids: pl.Series, columns: list[tuple[str, pl.Series, pl.Series, str]], records: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per non-null value, a customer's rows together in golden column order."""
+    m, k = len(ids), len(columns)
+    fields = pl.Enum([c[0] for c in columns])
+    rules = pl.Enum(sorted({c[3] for c in columns}))
+    stacked = pl.DataFrame(
+        {
+            "customer": pl.concat([pl.int_range(m, dtype=pl.Int64, eager=True)] * k),
+            "field": pl.concat([pl.repeat(c[0], m, dtype=fields, eager=True) for c in columns]),
+            "value": pl.concat([c[1].cast(pl.String) for c in columns]),
+            _ROW: pl.concat([c[2].cast(pl.Int64) for c in columns]),
+            "rule": pl.concat([pl.repeat(c[3], m, dtype=rules, eager=True) for c in columns]),
+        }
     )
+    # stacked is column-major; this gather makes it customer-major without a sort
+    position = pl.int_range(m * k, dtype=pl.Int64, eager=True)
+    kept = stacked[(position % k) * m + position // k].filter(pl.col("value").is_not_null())
+    return kept.select(
+        pl.lit(ids).gather(pl.col("customer")).alias("golden_id"),
+        pl.col("field").cast(pl.String),
+        "value",
+        *[pl.lit(records[c]).gather(pl.col(_ROW)).alias(c) for c in LINEAGE_COLUMNS[3:6]],
+        pl.col("rule").cast(pl.String),
+    )
+
+
+def _plans(golden: GoldenConfig, attributes: list[str], available: list[str] | None) -> list[_Plan]:
+    """Every surviving column in table order, with the record column its rule reads."""
+    known = [*SURVIVING_FIELDS, *attributes]
+    plans = []
+    for name in dict.fromkeys([*known, *golden.fields]):
+        rule = golden.rule_for(name)
+        counts_records = rule.rule == "count" and rule.from_ is None and name not in known
+        plans.append(_Plan(name, rule, None if counts_records else rule.from_ or name))
+    if available is not None:
+        wanted = {p.read for p in plans} | {c for p in plans for c in p.rule.where or {}}
+        wanted |= {p.rule.by for p in plans if p.rule.by}
+        missing = sorted(c for c in wanted - set(available) if c is not None)
+        if missing:
+            raise ValueError(f"survivorship reads column(s) the records lack: {missing}")
+    return plans
+
+
+def _rank(expr: pl.Expr, descending: bool, n: int) -> pl.Expr:
+    """Dense rank as Int64, 0 = best; nulls rank last."""
+    return (expr.rank("dense", descending=descending).cast(pl.Int64) - 1).fill_null(n)
+
+
+def _number(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    # CSV and JSONL attributes arrive as text: amounts that do not parse are not added up.
+    if dtype == pl.String:
+        return expr.str.strip_chars().str.replace(",", ".").cast(pl.Float64, strict=False)
+    return expr
+
+
+def _present(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return expr.is_not_null() & (expr.str.strip_chars() != "")
+    return expr.is_not_null()
+
+
+def _in_scope(rule: GoldenRule) -> pl.Expr:
+    scope = pl.lit(True)
+    if rule.sources:
+        scope = scope & pl.col("source").is_in(rule.sources)
+    for column, values in (rule.where or {}).items():
+        scope = scope & pl.col(column).cast(pl.String).is_in(values).fill_null(False)
+    return scope
+
+
+def _in_sources(plan: _Plan) -> pl.Expr:
+    """The most-recent key of records of the rule's sources (all records without a list)."""
+    if not plan.rule.sources:
+        return pl.col(_RECENT)
+    return pl.when(pl.col("source").is_in(plan.rule.sources)).then(pl.col(_RECENT))
+
+
+def _key(plan: _Plan, schema: pl.Schema, n: int, stride: int) -> pl.Expr:
+    """Per record: null when it cannot supply the value, else its preference (lower wins)."""
+    rule = plan.rule
+    eligible = _in_scope(rule)
+    if plan.read is not None:
+        value = pl.col(plan.read)
+        if rule.rule == "sum":
+            value = _number(value, schema[plan.read])
+            eligible = eligible & value.is_not_null()
+        else:
+            eligible = eligible & _present(value, schema[plan.read])
+    row = pl.col(_ROW)
+    match rule.rule:
+        case "source_priority" if rule.sources:
+            order = pl.col("source").replace_strict(
+                rule.sources, list(range(len(rule.sources))), default=len(rule.sources)
+            )
+            key = order.cast(pl.Int64) * stride + row
+        case "source_priority":
+            key = row  # the tie-break order already puts the most trusted source first
+        case "most_recent" | "count" | "sum":
+            key = pl.col(_RECENT)
+        case "latest":
+            key = _rank(pl.col(rule.by or "updated_at"), True, n) * stride + row
+        case "most_frequent":
+            votes = eligible.cast(pl.Int64).sum().over("golden_id", plan.read)
+            key = (n - votes) * stride + row
+        case "most_complete":
+            key = pl.col(_INCOMPLETE) * stride + row
+        case "longest":
+            length = pl.col(plan.read).cast(pl.String).str.len_chars()
+            key = _rank(length, True, n) * stride + row
+        case "max" | "min":
+            key = _rank(pl.col(plan.read), rule.rule == "max", n) * stride + row
+        case other:  # pragma: no cover - the config only admits the rules above
+            raise ValueError(f"unknown survivorship rule {other!r}")
+    return pl.when(eligible).then(key)

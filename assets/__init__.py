@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dagster import AssetsDefinition
 
+from assets.changes import golden_changes
 from assets.extract import raw_source_asset
 from assets.golden import customer_xref, golden_customers_asset
-from assets.link import clusters, match_pairs
+from assets.link import clusters, linkage, linkage_accuracy
 from assets.publish import published_outputs
 from assets.report import data_quality_report_asset, linkage_report
 from assets.standardize import customer_records_asset, quarantine_asset, standardized_source_asset
@@ -25,10 +26,12 @@ def build_assets(config: SourcesConfig) -> list[AssetsDefinition]:
         *per_source,
         customer_records_asset(config.sources),
         quarantine_asset(config.sources),
-        match_pairs,
+        linkage,
         clusters,
+        linkage_accuracy,
         customer_xref,
         golden_customers_asset(suite_for(config, GOLDEN_SUITE)),
+        golden_changes,
         data_quality_report_asset(config.sources),
         linkage_report,
         published_outputs,

@@ -1,5 +1,6 @@
 """Publication: every output of contract 3, switched into place atomically."""
 
+import json
 from datetime import UTC, datetime
 
 import polars as pl
@@ -12,10 +13,13 @@ from dagster import (
     asset,
 )
 
+from assets.changes import read_previous, run_timestamp
 from assets.checks import CHECKS_DIR, run_folder
 from assets.report import REPORTS_DIR
 from pipelines.resources import WhiteGloveSettings
+from whiteglove.changes import change_counts, with_history
 from whiteglove.publish import publish
+from whiteglove.safe_csv import write_csv_for_people
 from whiteglove.summary import run_summary
 from whiteglove.validation import read_summaries
 
@@ -25,9 +29,10 @@ from whiteglove.validation import read_summaries
     deps=["data_quality_report", "linkage_report"],
     kinds={"parquet", "duckdb"},
     description=(
-        "The published output folder: golden_customers, customer_xref, golden_lineage, "
-        "match_pairs and quarantine as Parquet and in customers.duckdb, the trained model, "
-        "reports/ and run_summary.json, switched into place atomically."
+        "The published output folder: golden_customers (with valid_from and last_changed), "
+        "golden_changes, customer_xref, golden_lineage, match_pairs and quarantine as Parquet "
+        "and in customers.duckdb, the trained model, review_queue.csv, reports/ and "
+        "run_summary.json, switched into place atomically."
     ),
 )
 def published_outputs(
@@ -39,6 +44,9 @@ def published_outputs(
     customer_xref: pl.DataFrame,
     golden_customers: pl.DataFrame,
     golden_lineage: pl.DataFrame,
+    golden_changes: pl.DataFrame,
+    review_queue: pl.DataFrame,
+    linkage_accuracy: dict,
 ) -> MaterializeResult:
     # reports are passed as files, not frames: see deps in the decorator
     config = settings.sources()
@@ -55,36 +63,69 @@ def published_outputs(
             "customer_xref": customer_xref,
             "golden_customers": golden_customers,
             "golden_lineage": golden_lineage,
+            "golden_changes": golden_changes,
         },
         step_seconds=_step_seconds(context),
         match_threshold=config.linkage.match_threshold,
         check_results=read_summaries(run_folder(settings, context) / CHECKS_DIR),
     )
+    summary["changes"] = change_counts(golden_changes)
+    summary["linkage"]["review_queue_pairs"] = review_queue.height
+    if linkage_accuracy.get("labels"):
+        summary["accuracy"] = {k: v for k, v in linkage_accuracy.items() if k != "curve"}
     snapshot_name = f"{started:%Y%m%dT%H%M%S}Z-{context.run_id[:8]}"
-    model = settings.output / ".work" / "model.json"
+    # read before the switch below: afterwards `latest` is this run
+    golden_published = with_history(
+        golden_customers,
+        golden_changes,
+        read_previous(settings.output, "golden_customers"),
+        run_timestamp(context),
+    )
+    model = settings.output / ".work" / "linkage_model.json"
     reports = run_folder(settings, context) / REPORTS_DIR
+    # stewards open it in spreadsheets: cells that look like formulas are neutralized
+    queue = write_csv_for_people(review_queue, run_folder(settings, context) / "review_queue.csv")
     publication = publish(
         settings.output,
         snapshot_name,
         tables={
-            "golden_customers": golden_customers,
+            "golden_customers": golden_published,
+            "golden_changes": golden_changes,
             "customer_xref": customer_xref.drop("record_key"),
             "golden_lineage": golden_lineage,
             "match_pairs": match_pairs,
             "quarantine": quarantine,
         },
         documents={"run_summary.json": summary},
-        files={"model.json": model, REPORTS_DIR: reports},
+        files={"model.json": model, "review_queue.csv": queue, REPORTS_DIR: reports},
     )
     context.log.info(f"published {len(publication.files)} files to {publication.snapshot}")
+    # the run's headline numbers as run tags: visible in the Runs list without opening a run
+    context.instance.add_run_tags(context.run_id, summary_tags(summary))
     return MaterializeResult(
         metadata={
             "snapshot": MetadataValue.path(str(publication.snapshot)),
             "files": MetadataValue.json(publication.files),
             "golden_customers": golden_customers.height,
             "quarantined_rows": quarantine.height,
+            **{f"golden_{kind}": n for kind, n in summary["changes"].items()},
+            # through JSON text first: the summary may hold dates, which metadata refuses
+            "run_summary": MetadataValue.json(json.loads(json.dumps(summary, default=str))),
         }
     )
+
+
+def summary_tags(summary: dict) -> dict[str, str]:
+    """Run tags summarizing a published run (the CLI prints the same numbers)."""
+    stages, checks = summary["stages"], summary["checks"]
+    return {
+        "whiteglove/golden_customers": str(stages.get("golden_customers", 0)),
+        "whiteglove/quarantined": str(stages.get("quarantine", 0)),
+        "whiteglove/changes": " ".join(f"{k}={n}" for k, n in summary["changes"].items()),
+        "whiteglove/checks_failed": str(
+            len(checks["failed_errors"]) + len(checks["failed_warnings"])
+        ),
+    }
 
 
 def _row_count(context: AssetExecutionContext, asset: str) -> int | None:

@@ -1,23 +1,39 @@
-"""Definitions for one sources file: the asset graph, its job and its resources.
+"""Definitions for one sources file: the asset graph, its job, schedule, sensor and resources.
 
 The graph depends on the sources file (one raw and one standardized asset per source), so it
 is built from it. The CLI and the code location both call `build_definitions`.
+
+Policies that hold for the whole location (owners, freshness of what readers consume) are
+applied here, once, rather than repeated in every asset decorator.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import (
+    AssetsDefinition,
+    AssetSelection,
+    AssetSpec,
+    Definitions,
+    define_asset_job,
+    in_process_executor,
+    map_asset_specs,
+)
 
 from assets import build_assets
 from pipelines.resources import WORK_DIR, ParquetFrameIOManager, WhiteGloveSettings
+from pipelines.schedules import PUBLISHED_FRESHNESS, daily_schedule
+from pipelines.sensors import inbox_sensor
 from whiteglove.config import load_sources
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES = PROJECT_ROOT / "data" / "sources.yaml"
 DEFAULT_OUT = PROJECT_ROOT / "data" / "output"
 BUILD_JOB = "build_golden_customers"
+OWNERS = ["team:data-platform"]
+# What downstream readers consume; the rest of the graph is intermediate.
+PUBLISHED_ASSETS = frozenset({"golden_customers", "published_outputs"})
 
 
 def build_definitions(sources_path: Path, out_dir: Path) -> Definitions:
@@ -29,9 +45,16 @@ def build_definitions(sources_path: Path, out_dir: Path) -> Definitions:
         selection=AssetSelection.all(),
         description="Extract, validate, standardize, link and publish the golden customer table.",
     )
+    inbox = config.resolve(config.inbox) if config.inbox else None
     return Definitions(
-        assets=build_assets(config),
+        assets=with_policies(build_assets(config)),
         jobs=[build_job],
+        schedules=[daily_schedule(BUILD_JOB)],
+        sensors=[inbox_sensor(inbox, BUILD_JOB)],
+        # Runs from the UI, a schedule or a sensor execute like `whiteglove run`: one process,
+        # steps in graph order. Polars and DuckDB already use every core inside a step, and a
+        # process per step would pay seconds of imports twenty times per run.
+        executor=in_process_executor,
         resources={
             "settings": WhiteGloveSettings(
                 sources_path=str(Path(sources_path).resolve()), out_dir=str(out_dir)
@@ -39,3 +62,15 @@ def build_definitions(sources_path: Path, out_dir: Path) -> Definitions:
             "io_manager": ParquetFrameIOManager(base_dir=str(out_dir / WORK_DIR)),
         },
     )
+
+
+def with_policies(assets: list[AssetsDefinition]) -> list[AssetsDefinition]:
+    """Owners on every asset; the freshness promise on the assets readers consume."""
+    return list(map_asset_specs(_apply_policies, assets))
+
+
+def _apply_policies(spec: AssetSpec) -> AssetSpec:
+    spec = spec.merge_attributes(owners=[o for o in OWNERS if o not in spec.owners])
+    if spec.key.to_user_string() in PUBLISHED_ASSETS:
+        spec = spec.replace_attributes(freshness_policy=PUBLISHED_FRESHNESS)
+    return spec

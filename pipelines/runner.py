@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import DagsterInstance
 
 from pipelines.build import BUILD_JOB, build_definitions
+from pipelines.resources import WORK_DIR
+from whiteglove.publish import (
+    PUBLISH_LOCK,
+    RUN_LOCK,
+    OutputFolderError,
+    claim_output_folder,
+    output_lock,
+    remove_leftovers,
+)
+
+NOT_STARTED = "(not started)"  # the run id of a run refused before Dagster started it
+RUNS_DIR = "runs"  # <out>/.work/runs/<run id>: a run's validation results and reports
 
 
 @dataclass(frozen=True)
@@ -35,24 +50,74 @@ class RunOutcome:
 
 
 def run_pipeline(
-    sources: Path, out_dir: Path, instance: DagsterInstance | None = None, log_level: str = "INFO"
+    sources: Path,
+    out_dir: Path,
+    instance: DagsterInstance | None = None,
+    log_level: str = "INFO",
+    lock_timeout: float = 0.0,
 ) -> RunOutcome:
     """Materialize every asset for `sources` into `out_dir`.
 
     A bad sources file raises SourcesConfigError before anything runs. A failing step ends
-    the run with `success=False` and the previous published output untouched.
+    the run with `success=False` and the previous published output untouched. So does an
+    output folder that holds someone else's files, or one another run is using: the run
+    holds an exclusive lock on the folder from start to end, waiting up to `lock_timeout`
+    seconds for it.
     """
     defs = build_definitions(sources, out_dir)
     job = defs.resolve_job_def(BUILD_JOB)
-    if instance is None:
-        instance = (
-            DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
-        )
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
+    folder = out_dir.resolve()
+    try:
+        claim_output_folder(folder)
+        with output_lock(folder, RUN_LOCK, timeout=lock_timeout):
+            _remove_leftovers(folder)
+            with _instance(instance) as active:
+                result = job.execute_in_process(
+                    instance=active,
+                    raise_on_error=False,
+                    run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                )
+                outcome = _outcome(result, out_dir)
+            if outcome.success:
+                # its reports and check results were copied into the published snapshot
+                shutil.rmtree(folder / WORK_DIR / RUNS_DIR / outcome.run_id, ignore_errors=True)
+            return outcome
+    except OutputFolderError as exc:
+        return RunOutcome(False, NOT_STARTED, out_dir, None, [str(exc)], [])
+
+
+@contextmanager
+def _instance(instance: DagsterInstance | None) -> Iterator[DagsterInstance]:
+    if instance is not None:
+        yield instance
+        return
+    # An instance made here is closed here, so a caller looping over runs leaks nothing.
+    made = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    with made:
+        yield made
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """What killed runs left: partial publications, temporary files, old run folders.
+
+    Called holding the run lock, so no other run of this folder is writing them; the
+    publish lock is taken too, for runs started from the Dagster UI, which do not take the
+    run lock.
+    """
+    with output_lock(out_dir, PUBLISH_LOCK, timeout=600.0):
+        remove_leftovers(out_dir)
+    work = out_dir / WORK_DIR
+    if not work.is_dir():
+        return
+    for tmp in work.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+    runs = work / RUNS_DIR
+    if runs.is_dir():
+        for folder in runs.iterdir():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _outcome(result, out_dir: Path) -> RunOutcome:
     failures = [
         f"{event.step_key}: {_error_text(event)}"
         for event in result.all_events
@@ -71,6 +136,8 @@ def run_pipeline(
 
 def _error_text(event) -> str:
     error = event.step_failure_data.error
+    if error.cls_name == "DagsterExecutionInterruptedError":
+        return "interrupted: the run was stopped by a signal before this step finished"
     # the user's exception is the cause of Dagster's wrapper; show it, not the wrapper
     while error.cause is not None and "Error occurred while executing" in error.message:
         error = error.cause

@@ -165,8 +165,8 @@ class LinkageConfig(_Strict):
     backend: Literal["duckdb"] = "duckdb"
     # Pairs at or above match_threshold are linked; pairs between review_threshold and it go
     # to a steward. Probabilities, not weights, because stewards reason in probabilities.
-    match_threshold: float = Field(default=0.9, gt=0, lt=1)
-    review_threshold: float = Field(default=0.5, gt=0, lt=1)
+    match_threshold: float = Field(default=0.5, gt=0, lt=1)
+    review_threshold: float = Field(default=0.2, gt=0, lt=1)
     # Scored pairs below this probability are not kept in match_pairs: they are the bulk of
     # the candidates and carry no decision.
     keep_pairs_above: float = Field(default=0.01, ge=0, lt=1)
@@ -199,6 +199,156 @@ class PrivacyConfig(_Strict):
     reveal_personal_data: bool = False
 
 
+# Survivorship rules (the `golden:` section). A pick rule keeps one record's value; an
+# aggregate computes the value from several records (count, sum), picks by value (max, min)
+# or by a clock the user names (latest).
+PickRule = Literal["source_priority", "most_recent", "most_frequent", "most_complete", "longest"]
+RuleName = Literal[
+    "source_priority",
+    "most_recent",
+    "most_frequent",
+    "most_complete",
+    "longest",
+    "count",
+    "sum",
+    "max",
+    "min",
+    "latest",
+]
+# Golden columns that survivorship does not choose: they describe the cluster itself.
+GOLDEN_RESERVED = (
+    "golden_id",
+    "full_name",
+    "record_count",
+    "source_count",
+    "sources",
+    "last_updated_at",
+)
+
+
+def _where_text(value: Any) -> str:
+    # YAML reads `consent_email: true` as a bool; the column holds the text "true".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise ValueError(f"where values must be text or numbers, not {value!r}")
+
+
+class GoldenRule(_Strict):
+    """How one golden column is chosen or computed from a customer's records."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True)
+
+    rule: RuleName
+    # The record column the rule reads; defaults to the golden column's own name, so it is
+    # only needed for new columns (open_tickets: {rule: count, from: ticket_status}).
+    from_: str | None = Field(default=None, alias="from", min_length=1)
+    # Only records of these sources take part; for source_priority, also the order of trust.
+    sources: list[str] | None = Field(default=None, min_length=1)
+    # Only records whose column holds one of the values take part (compared as text).
+    where: dict[str, list[str]] | None = None
+    # For latest: the clock that decides which record is latest (default: updated_at).
+    by: str | None = Field(default=None, min_length=1)
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _where_values(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        return {
+            k: [_where_text(x) for x in (vals if isinstance(vals, list) else [vals])]
+            for k, vals in v.items()
+        }
+
+    @model_validator(mode="after")
+    def _options_fit_the_rule(self) -> GoldenRule:
+        if self.by is not None and self.rule != "latest":
+            raise ValueError(f"'by' is only allowed with rule latest, not with {self.rule}")
+        if self.where is not None and not all(self.where.values()):
+            raise ValueError("every 'where' column needs at least one value")
+        return self
+
+
+class GoldenConfig(_Strict):
+    """Survivorship: a rule per golden column; every other field uses `default`."""
+
+    default: PickRule = "source_priority"
+    fields: dict[str, GoldenRule] = Field(default_factory=dict)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        # `email: most_recent` is short for `email: {rule: most_recent}`.
+        if isinstance(v, dict):
+            return {k: {"rule": r} if isinstance(r, str) else r for k, r in v.items()}
+        return v
+
+    @field_validator("fields")
+    @classmethod
+    def _column_names(cls, v: dict[str, GoldenRule]) -> dict[str, GoldenRule]:
+        for name in v:
+            if name == "full_name":
+                raise ValueError(
+                    "full_name is built from first_name and last_name; give those a rule"
+                )
+            if name in GOLDEN_RESERVED:
+                raise ValueError(f"{name!r} is computed for every golden customer, not chosen")
+            if not ATTRIBUTE_NAME.match(name):
+                raise ValueError(f"golden column {name!r} must match [a-z][a-z0-9_]*")
+        return v
+
+    def rule_for(self, name: str) -> GoldenRule:
+        return self.fields.get(name) or GoldenRule(rule=self.default)
+
+    def problems(self, sources: list[SourceConfig]) -> list[str]:
+        """Rules that name a source, field or attribute the sources do not have."""
+        filled = {s.name: (s.filled_fields() - {"full_name"}) | set(s.attributes) for s in sources}
+        known = set().union(*filled.values()) if filled else set()
+        listing = ", ".join(sorted(known))
+        found = []
+        for name, rule in self.fields.items():
+            place = f"golden.fields.{name}"
+            if rule.from_ is None and name not in known and rule.rule != "count":
+                found.append(
+                    f"{place}: no source has a field or attribute {name!r}; name the column "
+                    f"the {rule.rule} rule reads with 'from' (known: {listing})"
+                )
+            if rule.from_ is not None and rule.from_ not in known:
+                found.append(
+                    f"{place}.from: unknown field or attribute {rule.from_!r} (known: {listing})"
+                )
+            if rule.from_ is not None and rule.from_ != name and name in known:
+                found.append(
+                    f"{place}: {name!r} is already a field or attribute, so it cannot be built "
+                    f"from {rule.from_!r}; give the new column another name"
+                )
+            for column in rule.where or {}:
+                if column not in known:
+                    found.append(
+                        f"{place}.where: unknown field or attribute {column!r} (known: {listing})"
+                    )
+            if rule.by is not None and rule.by not in known | {"updated_at"}:
+                found.append(
+                    f"{place}.by: unknown field or attribute {rule.by!r} "
+                    f"(known: updated_at, {listing})"
+                )
+            unknown_sources = sorted(set(rule.sources or []) - set(filled))
+            if unknown_sources:
+                found.append(
+                    f"{place}.sources: unknown source(s) {unknown_sources}; "
+                    f"known: {', '.join(filled)}"
+                )
+            read = rule.from_ or (name if name in known else None)
+            if read and rule.sources and not unknown_sources:
+                if not any(read in filled[s] for s in rule.sources):
+                    found.append(
+                        f"{place}.sources: none of {rule.sources} has {read!r}, "
+                        "so the column would always be empty"
+                    )
+        return found
+
+
 class Defaults(_Strict):
     country: str = Field(default="ES", pattern=r"^[A-Z]{2}$")
 
@@ -213,6 +363,7 @@ class SourcesConfig(_Strict):
     # Folder the file-arrival sensor watches for new or changed exports.
     inbox: str | None = None
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    golden: GoldenConfig = Field(default_factory=GoldenConfig)
     base_dir: Path = Path(".")  # filled in by load_sources, not read from YAML
 
     def resolve(self, relative: str) -> Path:
@@ -257,13 +408,15 @@ def load_sources(path: str | Path, check_files: bool = True) -> SourcesConfig:
         config = SourcesConfig.model_validate({**raw, "base_dir": path.parent.resolve()})
     except ValidationError as exc:
         problems += [_describe(err, raw) for err in exc.errors()]
+        problems += _golden_problems_of_readable_parts(raw)
         if check_files:
             problems += _file_problems_of_readable_sources(raw, path.parent.resolve())
         raise SourcesConfigError(path, problems) from None
     if problems:
         raise SourcesConfigError(path, problems)
+    problems = config.golden.problems(config.sources)
     if check_files:
-        problems = [p for s in config.sources for p in _file_problems(config, s)]
+        problems += [p for s in config.sources for p in _file_problems(config, s)]
         folder = config.expectations_dir
         if folder is not None and not folder.is_dir():
             problems.append(f"expectations: folder not found: {folder}")
@@ -315,6 +468,22 @@ def _file_problems_of_readable_sources(raw: dict, base_dir: Path) -> list[str]:
     return problems
 
 
+def _golden_problems_of_readable_parts(raw: dict) -> list[str]:
+    """Survivorship rules checked against the sources even when another key is invalid."""
+    try:
+        golden = GoldenConfig.model_validate(raw.get("golden") or {})
+        sources = [
+            SourceConfig.model_validate(
+                {k: v for k, v in item.items() if k in SourceConfig.model_fields}
+            )
+            for item in raw.get("sources") or []
+        ]
+    except (ValidationError, AttributeError, TypeError):
+        # the rules or a source are themselves invalid: already reported, nothing to add
+        return []
+    return golden.problems(sources)
+
+
 def _file_problems(config: SourcesConfig, source: SourceConfig) -> list[str]:
     files = config.files(source)
     if not files:
@@ -326,39 +495,113 @@ def _file_problems(config: SourcesConfig, source: SourceConfig) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - any read failure is reported, not raised
             problems.append(f"source '{source.name}': cannot read {file}: {exc}")
             continue
+        if not columns and source.format != "jsonl":
+            problems.append(f"source '{source.name}': {file} is empty (not even a header)")
+            continue
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            # Which of two 'Email' columns is the email? Reading either would be a guess.
+            problems.append(
+                f"source '{source.name}': {file.name} repeats column name(s) "
+                f"{', '.join(map(repr, repeated))}; rename them so each column is read once"
+            )
         for use, column in source.mapped_columns().items():
             if column not in columns:
                 problems.append(
                     f"source '{source.name}': {use} maps column {column!r}, which {file.name} "
                     f"lacks (it has: {', '.join(columns) if columns else 'no columns'})"
                 )
+        if source.format == "parquet":
+            problems += _parquet_type_problems(source, file)
     return problems
 
 
+def _parquet_type_problems(source: SourceConfig, file: Path) -> list[str]:
+    """Mapped Parquet columns whose values are not single scalars (lists, structs, maps)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(file)
+    problems = []
+    for use, column in source.mapped_columns().items():
+        if column not in schema.names or schema.names.count(column) > 1:
+            continue
+        dtype = schema.field(column).type
+        if pa.types.is_nested(dtype) or pa.types.is_duration(dtype):
+            problems.append(
+                f"source '{source.name}': {use} maps column {column!r}, which {file.name} "
+                f"stores as {dtype}, not as one text, number or date value"
+            )
+    return problems
+
+
+# How many lines read_columns reads to find a header or JSON keys: enough for a header with
+# quoted line breaks, and a bound on the work a broken file can cause.
+_SCAN_LINES = 1000
+
+
 def read_columns(source: SourceConfig, file: Path) -> list[str]:
-    """The column names an export offers, read without loading the data."""
+    """The column names an export offers, read without loading the data.
+
+    Raises ValueError with a message for a person when the start of the file is not text
+    (binary data, another encoding).
+    """
     if source.format == "parquet":
         import pyarrow.parquet as pq
 
         return pq.read_schema(file).names
     if source.format == "csv":
         import csv
+        import sys
 
         opts = source.csv_options
-        with open(file, encoding=opts.encoding, newline="") as fh:
-            header = next(csv.reader(fh, delimiter=opts.delimiter, quotechar=opts.quote_char), [])
+        # Long header cells are allowed, as in the extractor.
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        lines = []
+        header: list[str] = []
+        with open(file, "rb") as fh:
+            for number, raw_line in enumerate(fh, start=1):
+                if number > _SCAN_LINES:
+                    break
+                if b"\x00" in raw_line:
+                    raise ValueError(
+                        f"line {number} holds binary data (NUL bytes): not a CSV text file"
+                    )
+                try:
+                    lines.append(raw_line.decode(opts.encoding))
+                except UnicodeDecodeError as exc:
+                    raise ValueError(
+                        f"line {number} is not valid {opts.encoding} text ({exc.reason} at "
+                        f"byte {exc.start}): binary data, or set csv.encoding"
+                    ) from None
+                if number == 1:
+                    lines[0] = lines[0].lstrip("\ufeff")
+                if not "".join(lines).strip():
+                    lines.clear()  # blank lines before the header
+                    continue
+                reader = csv.reader(
+                    lines, delimiter=opts.delimiter, quotechar=opts.quote_char, strict=True
+                )
+                try:
+                    header = next(reader, [])
+                    break
+                except csv.Error:
+                    continue  # a quoted header cell with a line break: read one more line
+        if lines and not header:
+            raise ValueError("the header cannot be read: a quoted cell is never closed")
         if not opts.header:
             return [f"column_{i + 1}" for i in range(len(header))]
-        return [h.lstrip("\ufeff") for h in header]
+        # Unnamed cells (a trailing delimiter) get the name the extractor gives them.
+        return [h if h.strip() else f"column_{i + 1}" for i, h in enumerate(header)]
     keys: dict[str, None] = {}
-    with open(file, encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i >= 1000:
+    with open(file, "rb") as fh:
+        for i, raw_line in enumerate(fh):
+            if i >= _SCAN_LINES:
                 break
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+                obj = json.loads(raw_line.decode("utf-8").lstrip("\ufeff"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                continue  # a damaged line is quarantined by the extractor, not refused here
             if isinstance(obj, dict):
                 keys.update(dict.fromkeys(obj))
     return list(keys)

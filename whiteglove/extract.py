@@ -3,12 +3,18 @@
 Rows the reader cannot split into the source's columns are kept, not dropped: their columns
 are null, `_raw` holds the text as read and `_parse_error` says what is wrong, so the row can
 be quarantined later and the conservation invariant (every input row accounted for) holds.
+
+A file that cannot be read at all (not text, wrong encoding, no header, repeated column
+names, a mapped column of a type no standardizer can read) raises ExtractError naming the
+source, the file and the problem.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +24,12 @@ import pyarrow.parquet as pq
 from whiteglove.config import SourceConfig
 
 LINEAGE_COLUMNS = ["_source", "_file", "_row_number", "_loaded_at", "_raw", "_parse_error"]
+# Python's csv module refuses fields over 128 KiB by default; exports with long free-text
+# notes (or a 1 MB line) are data, not an attack, and the whole file is in memory anyway.
+CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
+# Polars types a standardizer can read as text; anything else (lists, structs, maps, binary,
+# durations) is turned into JSON text when extracted, and refused when a mapping uses it.
+_TEXT_LIKE = (pl.String, pl.Categorical, pl.Enum, pl.Boolean, pl.Date, pl.Time, pl.Null)
 
 
 class ExtractError(RuntimeError):
@@ -46,68 +58,51 @@ def extract_source(
         )
     out = pl.concat(frames, how="diagonal_relaxed")
     data_cols = [c for c in out.columns if c not in LINEAGE_COLUMNS]
-    return out.select(LINEAGE_COLUMNS + data_cols)
+    # Columns picked by exact name: `select("*")` or `select("^a.*$")` would read a column
+    # called `*` or `^a.*$` as a wildcard or a regex.
+    return pl.DataFrame([out.get_column(c) for c in LINEAGE_COLUMNS + data_cols])
 
 
 def _read_csv(source: SourceConfig, file: Path) -> pl.DataFrame:
     opts = source.csv_options
-    try:
-        text = file.read_bytes().decode(opts.encoding)
-    except UnicodeDecodeError as exc:
-        raise ExtractError(
-            source.name, file, f"not valid {opts.encoding} at byte {exc.start}: {exc.reason}"
-        ) from None
+    text = _decode(source, file, file.read_bytes(), opts.encoding)
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise ExtractError(source.name, file, "file is empty")
-    # csv.reader on whole lines keeps quoted newlines inside one record and lets us keep the
-    # raw text of a record whose field count is wrong.
-    # Split on line feeds only: str.splitlines would also break on characters such as U+2028
-    # that are ordinary data inside a field.
-    lines = [line + "\n" for line in text.split("\n")]
-    if lines[-1] == "\n":
-        lines.pop()
-    reader = csv.reader(lines, delimiter=opts.delimiter, quotechar=opts.quote_char, strict=True)
+    lines = _split_lines(text)
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     header: list[str] | None = None
     rows: list[list[str | None]] = []
     row_numbers: list[int] = []
     raws: list[str | None] = []
     errors: list[str | None] = []
-    record = 0
-    start_line = 0
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            # an unbalanced quote: keep the rest of the line as the raw row and move on
-            record += 1
-            row_numbers.append(record)
-            raws.append("".join(lines[start_line : reader.line_num]).rstrip("\r\n"))
-            errors.append(f"unparseable CSV: {exc}")
-            rows.append([])
-            start_line = reader.line_num
-            continue
-        raw_text = "".join(lines[start_line : reader.line_num]).rstrip("\r\n")
-        start_line = reader.line_num
+    for start, end, fields, error in _csv_records(lines, opts.delimiter, opts.quote_char):
+        raw_text = "".join(lines[start:end]).rstrip("\r\n")
         if header is None:
-            if opts.header:
-                header = fields
+            if error is not None or fields is None:
+                raise ExtractError(source.name, file, f"the header cannot be read: {error}")
+            if not fields:  # blank lines before the header
                 continue
-            header = [f"column_{i + 1}" for i in range(len(fields))]
-        if not fields:  # a blank line is not a record
+            header = _header(source, file, fields, opts.header)
+            if opts.header:
+                continue
+        if fields == []:  # a blank line is not a record
             continue
-        record += 1
-        row_numbers.append(record)
-        if len(fields) == len(header):
-            rows.append(fields)
-            raws.append(None)
-            errors.append(None)
-        else:
+        row_numbers.append(len(row_numbers) + 1)
+        if error is None and fields is not None and "\x00" in raw_text:
+            error = "binary data (NUL bytes) in the row"
+        if error is not None or fields is None:
+            rows.append([])
+            raws.append(raw_text.replace("\x00", "\\x00"))
+            errors.append(f"unparseable CSV: {error}")
+        elif len(fields) != len(header):
             rows.append([])
             raws.append(raw_text)
             errors.append(f"wrong number of fields: {len(fields)}, header has {len(header)}")
+        else:
+            rows.append(list(fields))
+            raws.append(None)
+            errors.append(None)
     if header is None or not row_numbers:
         raise ExtractError(source.name, file, "file has a header but no rows")
     columns = {name: [row[i] if row else None for row in rows] for i, name in enumerate(header)}
@@ -119,34 +114,151 @@ def _read_csv(source: SourceConfig, file: Path) -> pl.DataFrame:
     )
 
 
+def _decode(source: SourceConfig, file: Path, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            hint = "the file looks like UTF-16; save it as UTF-8"
+        elif b"\x00" in data[:4096]:
+            hint = "the file holds binary data: is it really a CSV export?"
+        else:
+            hint = "the file mixes encodings or is not UTF-8; set csv.encoding in the sources file"
+        raise ExtractError(
+            source.name,
+            file,
+            f"not valid {encoding} at line {line} (byte {exc.start}): {exc.reason}; {hint}",
+        ) from None
+
+
+def _split_lines(text: str) -> list[str]:
+    """Physical lines, each ending in '\\n'.
+
+    Split on line feeds only: str.splitlines would also break on characters such as U+2028
+    that are ordinary data inside a field. A file with carriage returns and no line feed at
+    all (classic Mac OS exports) is split on the carriage returns instead.
+    """
+    separator = "\n" if "\n" in text or "\r" not in text else "\r"
+    lines = [line + "\n" for line in text.split(separator)]
+    if lines[-1] == "\n":
+        lines.pop()
+    return lines
+
+
+def _csv_records(
+    lines: list[str], delimiter: str, quote_char: str
+) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
+    """(first line, end line, fields or None, error or None) for each record, in order.
+
+    csv.reader on whole lines keeps quoted newlines inside one record and tells us which lines
+    a record came from, so a damaged record keeps its raw text. An unbalanced quote makes the
+    reader swallow the following lines into one field; when a record spanning several lines
+    fails to parse or has the wrong number of fields, only its first line is declared broken
+    and reading starts again on the next line, so one stray quote costs one row, not the rest
+    of the file.
+    """
+    position = 0
+    expected: int | None = None
+    while position < len(lines):
+        reader = csv.reader(
+            (lines[i] for i in range(position, len(lines))),
+            delimiter=delimiter,
+            quotechar=quote_char,
+            strict=True,
+        )
+        consumed = 0  # lines of this reader already handed out as records
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                start = position + consumed
+                yield start, start + 1, None, _csv_problem(exc)
+                position = start + 1
+                break
+            start, end = position + consumed, position + reader.line_num
+            if end - start > 1 and expected is not None and len(fields) != expected:
+                yield start, start + 1, None, "unbalanced quote: a quoted field is never closed"
+                position = start + 1
+                break
+            if expected is None and fields:
+                expected = len(fields)
+            yield start, end, fields, None
+            consumed = reader.line_num
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "end of data" in text:
+        return "unbalanced quote: a quoted field is never closed"
+    return text
+
+
+def _header(source: SourceConfig, file: Path, fields: list[str], has_header: bool) -> list[str]:
+    if not has_header:
+        return [f"column_{i + 1}" for i in range(len(fields))]
+    if any("\x00" in f for f in fields):
+        raise ExtractError(
+            source.name, file, "not a CSV text file: the header holds binary data (NUL bytes)"
+        )
+    # An unnamed column (a trailing delimiter) cannot be mapped; give it a name so two of
+    # them do not collide.
+    header = [f if f.strip() else f"column_{i + 1}" for i, f in enumerate(fields)]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise ExtractError(
+            source.name,
+            file,
+            f"repeated column names in the header: {', '.join(map(repr, repeated))}; "
+            "rename them so each column is read once",
+        )
+    return header
+
+
 def _read_jsonl(source: SourceConfig, file: Path) -> pl.DataFrame:
     records: list[dict] = []
     row_numbers: list[int] = []
     raws: list[str | None] = []
     errors: list[str | None] = []
-    try:
-        handle = open(file, encoding="utf-8")
-        with handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                row_numbers.append(number)
-                try:
-                    obj = json.loads(line)
-                    if not isinstance(obj, dict):
-                        raise ValueError("line is not a JSON object")
-                except ValueError as exc:
-                    records.append({})
-                    raws.append(line.rstrip("\r\n"))
-                    errors.append(f"unparseable JSON: {exc}")
-                    continue
-                records.append(obj)
-                raws.append(None)
-                errors.append(None)
-    except UnicodeDecodeError as exc:
-        raise ExtractError(source.name, file, f"not valid utf-8: {exc.reason}") from None
+    data = file.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    # Split on line feeds only (JSON escapes any inside strings); each line is decoded on its
+    # own, so one line in another encoding is quarantined instead of failing the file.
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        row_numbers.append(number)
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            records.append({})
+            raws.append(line.decode("utf-8", "backslashreplace").rstrip("\r"))
+            errors.append(f"not valid utf-8 at byte {exc.start} of the line: {exc.reason}")
+            continue
+        try:
+            obj = json.loads(text, object_pairs_hook=_unique_keys)
+            if not isinstance(obj, dict):
+                raise ValueError("line is not a JSON object")
+        except ValueError as exc:
+            records.append({})
+            raws.append(text.rstrip("\r").replace("\x00", "\\x00"))
+            errors.append(f"unparseable JSON: {exc}")
+            continue
+        records.append(obj)
+        raws.append(None)
+        errors.append(None)
     if not row_numbers:
         raise ExtractError(source.name, file, "file is empty")
+    if all(e is not None for e in errors):
+        raise ExtractError(
+            source.name,
+            file,
+            f"not a JSON-lines file: none of its {len(errors)} line(s) is a JSON object "
+            f"(first problem: {errors[0]})",
+        )
     keys = list(dict.fromkeys(k for r in records for k in r))
     # Values keep their JSON text form so nothing is lost to type inference; standardization
     # parses them per canonical field.
@@ -159,6 +271,15 @@ def _read_jsonl(source: SourceConfig, file: Path) -> pl.DataFrame:
     )
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # json.loads keeps the last of two equal keys silently: which email is the real one?
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"repeated key(s) {', '.join(map(repr, repeated))}")
+    return dict(pairs)
+
+
 def _json_text(value: object) -> str | None:
     if value is None:
         return None
@@ -166,20 +287,80 @@ def _json_text(value: object) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def _read_parquet(source: SourceConfig, file: Path) -> pl.DataFrame:
     try:
-        table = pq.read_table(file)
+        schema = pq.read_schema(file)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for damaged files
+        raise ExtractError(source.name, file, f"not a readable Parquet file: {exc}") from None
+    repeated = sorted({n for n in schema.names if schema.names.count(n) > 1})
+    if repeated:
+        raise ExtractError(
+            source.name, file, f"repeated column names: {', '.join(map(repr, repeated))}"
+        )
+    try:
+        table = pq.read_table(file)
+    except Exception as exc:  # noqa: BLE001
         raise ExtractError(source.name, file, f"not a readable Parquet file: {exc}") from None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     if frame.height == 0:
         raise ExtractError(source.name, file, "file has no rows")
+    frame = _as_readable_types(source, file, frame)
     return frame.with_columns(
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_row_number"),
         pl.lit(None, dtype=pl.String).alias("_raw"),
         pl.lit(None, dtype=pl.String).alias("_parse_error"),
+    )
+
+
+def _as_readable_types(source: SourceConfig, file: Path, frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested and binary columns as text, so every later step can read every column.
+
+    A mapped column must hold scalars: a list of emails or a struct is not one email, and
+    guessing which element is meant would be silent data loss, so it is refused by name.
+    """
+    mapped = {column: use for use, column in source.mapped_columns().items()}
+    converted = []
+    for name, dtype in frame.schema.items():
+        if _readable(dtype):
+            continue
+        series = frame.get_column(name)
+        if dtype == pl.Binary:
+            values = series.to_list()
+            try:
+                text = [None if v is None else v.decode("utf-8") for v in values]
+            except UnicodeDecodeError:
+                if name in mapped:
+                    raise ExtractError(
+                        source.name,
+                        file,
+                        f"column {name!r} ({mapped[name]}) holds binary data, not utf-8 text",
+                    ) from None
+                # kept losslessly for the quarantine's raw row; nothing reads it as text
+                text = [None if v is None else "0x" + v.hex() for v in values]
+            converted.append(pl.Series(name, text, dtype=pl.String))
+            continue
+        if name in mapped:
+            raise ExtractError(
+                source.name,
+                file,
+                f"column {name!r} ({mapped[name]}) has type {dtype}, which cannot be read as "
+                "one value; map a text, number or date column",
+            )
+        converted.append(
+            pl.Series(name, [_json_text(v) for v in series.to_list()], dtype=pl.String)
+        )
+    return frame.with_columns(converted) if converted else frame
+
+
+def _readable(dtype: pl.DataType) -> bool:
+    return (
+        dtype.is_numeric()
+        or isinstance(dtype, pl.Datetime | pl.Decimal)
+        or any(dtype == t or isinstance(dtype, t) for t in _TEXT_LIKE)
     )

@@ -2,20 +2,33 @@
 
 Layout of an output folder:
 
+    .whiteglove                 marks the folder as whiteglove's (see `claim_output_folder`)
     snapshots/<run>/...         every file of one run, written completely first
     latest -> snapshots/<run>   switched with one atomic rename once the snapshot is complete
     golden_customers.parquet -> latest/golden_customers.parquet   (and so on for each file)
 
 The top-level names are symlinks through `latest`, so every path of contract 3 flips from
-the previous run to the new one at the same instant; a run that fails before the switch
-leaves the previous output in place.
+the previous run to the new one at the same instant; a run that fails or is killed before the
+switch leaves the previous output in place. What a killed run leaves behind (a staging
+folder, a temporary link, a snapshot that was never switched to) is removed by the next
+publication, under the same lock, before it writes anything.
+
+Two processes never publish into one folder at the same time: `publish` holds an exclusive
+lock on `<out>/.publish.lock`, and `output_lock` gives callers (the CLI's runner) a lock for
+a whole run.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +38,30 @@ import polars as pl
 SNAPSHOTS = "snapshots"
 LATEST = "latest"
 KEEP_SNAPSHOTS = 5
+MARKER = ".whiteglove"
+RUN_LOCK = ".lock"
+PUBLISH_LOCK = ".publish.lock"
+WORK = ".work"
+# Written into a snapshot once `latest` points to it: that snapshot was seen by readers.
+PUBLISHED = ".published"
+# Entries whiteglove itself puts in an output folder; anything else is the user's.
+OWN_ENTRIES = {MARKER, RUN_LOCK, PUBLISH_LOCK, WORK, SNAPSHOTS, LATEST}
+# Table names become SQL identifiers in customers.duckdb; they come from code, and this keeps
+# them plain identifiers anyway.
+TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# Test hook, for tests/test_crash_safety.py only: when this variable names a point of
+# `publish` ("staged", "renamed", "switched"), the process says so on stderr and sleeps there,
+# so that a test can kill it at exactly that point.
+PAUSE_VARIABLE = "WHITEGLOVE_TEST_PAUSE_IN_PUBLISH"
+PAUSE_SECONDS = 120.0
+
+
+class OutputFolderError(RuntimeError):
+    """The output folder cannot be used: it holds someone else's files, or it is busy."""
+
+
+class OutputBusyError(OutputFolderError):
+    """Another process holds the folder's lock."""
 
 
 @dataclass(frozen=True)
@@ -39,34 +76,165 @@ def previous_output(out_dir: Path, name: str) -> Path | None:
     return path if path.exists() else None
 
 
+def claim_output_folder(out_dir: Path) -> None:
+    """Make `out_dir` whiteglove's, or refuse it if it already holds other files.
+
+    Publishing replaces top-level names and prunes old snapshots; in a folder that holds a
+    user's own files that could delete or shadow them. So a folder is used only when it is
+    new, empty, or already whiteglove's (it has the marker, or a `latest` link from before
+    the marker existed).
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputFolderError(f"output folder {out_dir} is a file, not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marker = out_dir / MARKER
+    if marker.is_file():
+        return
+    # A `latest` link is how folders published before the marker existed are recognized.
+    legacy = (out_dir / LATEST).is_symlink() and (out_dir / SNAPSHOTS).is_dir()
+    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in OWN_ENTRIES)
+    if foreign and not legacy:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise OutputFolderError(
+            f"output folder {out_dir} holds files whiteglove did not write ({shown}); "
+            "choose a new or empty folder for --out"
+        )
+    marker.write_text("This folder holds whiteglove output; whiteglove may replace its files.\n")
+
+
+@contextmanager
+def output_lock(out_dir: Path, name: str = RUN_LOCK, timeout: float = 0.0) -> Iterator[None]:
+    """Hold an exclusive lock on `out_dir/name`, waiting up to `timeout` seconds for it.
+
+    flock(2) locks belong to the open file, so the kernel releases them when the holder
+    exits, however it exits: a killed run never leaves a stale lock behind. The file keeps
+    the holder's pid so that the one who waits can be told who holds it.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / name
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OutputBusyError(
+                        f"another run is publishing to {out_dir} (pid {_lock_holder(path)}); "
+                        "wait for it to finish, or choose another output folder"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        return path.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
 def publish(
     out_dir: Path,
     run_id: str,
     tables: dict[str, pl.DataFrame],
     documents: dict[str, dict],
     files: dict[str, Path] | None = None,
+    lock_timeout: float = 600.0,
 ) -> Publication:
     """Write tables (Parquet + one DuckDB file), JSON documents and extra files, then switch."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    snapshots = out_dir / SNAPSHOTS
-    snapshots.mkdir(exist_ok=True)
-    final = snapshots / run_id
-    staging = snapshots / f".{run_id}.partial"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    try:
-        names = _write_snapshot(staging, tables, documents, files or {})
-        _fsync_dir(staging)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _switch_latest(out_dir, final)
-    for name in names:
-        _ensure_link(out_dir / name, Path(LATEST) / name)
-    _prune(snapshots, keep=KEEP_SNAPSHOTS, current=final)
+    files = files or {}
+    names = [f"{t}.parquet" for t in tables] + ["customers.duckdb", *files, *documents]
+    for table in tables:
+        if not TABLE_NAME.match(table):
+            raise ValueError(f"table name {table!r} must match {TABLE_NAME.pattern}")
+    for name in [run_id, *names]:
+        if not name or name != Path(name).name or name.startswith(".") or name in OWN_ENTRIES:
+            raise ValueError(f"{name!r} cannot be published: it must be a plain file name")
+    claim_output_folder(out_dir)
+    # Refused before anything is written: a half-linked output would be a mix of two runs.
+    blocked = [n for n in names if (out_dir / n).exists() and not (out_dir / n).is_symlink()]
+    if blocked:
+        raise OutputFolderError(
+            f"{', '.join(str(out_dir / n) for n in blocked)} exist(s) and are not whiteglove "
+            "links; move them away first"
+        )
+    with output_lock(out_dir, PUBLISH_LOCK, timeout=lock_timeout):
+        snapshots = out_dir / SNAPSHOTS
+        snapshots.mkdir(exist_ok=True)
+        remove_leftovers(out_dir)
+        final = snapshots / run_id
+        staging = snapshots / f".{run_id}.partial"
+        staging.mkdir()
+        try:
+            _write_snapshot(staging, tables, documents, files)
+            _fsync_dir(staging)
+            _pause("staged")
+            os.replace(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _pause("renamed")
+        _switch_latest(out_dir, final)
+        (final / PUBLISHED).touch()
+        _pause("switched")
+        for name in names:
+            _ensure_link(out_dir / name, Path(LATEST) / name)
+        _prune(snapshots, keep=KEEP_SNAPSHOTS, current=final)
     return Publication(snapshot=final, files=names)
+
+
+def remove_leftovers(out_dir: Path) -> list[Path]:
+    """Remove what a killed publication left behind; call only while holding the lock.
+
+    Staging folders, half-pruned snapshots, temporary links, and complete snapshots that a
+    killed run wrote but never switched `latest` to: none of them was ever published. A
+    snapshot is known to have been published by its PUBLISHED mark; one without it (older
+    whiteglove versions did not write it) is only removed when it is newer than the current
+    one, as a run killed before its switch leaves it.
+    """
+    removed: list[Path] = []
+    snapshots = out_dir / SNAPSHOTS
+    if snapshots.is_dir():
+        current = _latest_target(out_dir)
+        for entry in snapshots.iterdir():
+            never_published = not (entry / PUBLISHED).exists() and (
+                current is None or entry.name > current
+            )
+            if entry.name.startswith(".") or (entry.name != current and never_published):
+                _remove(entry)
+                removed.append(entry)
+    for entry in out_dir.iterdir():
+        if entry.is_symlink() and (
+            entry.name.startswith(f".{LATEST}.") or entry.name.endswith(".link")
+        ):
+            entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _latest_target(out_dir: Path) -> str | None:
+    link = out_dir / LATEST
+    return Path(os.readlink(link)).name if link.is_symlink() else None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _pause(point: str) -> None:
+    if os.environ.get(PAUSE_VARIABLE) == point:
+        print(f"whiteglove-test: paused in publish at {point}", file=sys.stderr, flush=True)
+        time.sleep(PAUSE_SECONDS)
 
 
 def _write_snapshot(
@@ -74,29 +242,31 @@ def _write_snapshot(
     tables: dict[str, pl.DataFrame],
     documents: dict[str, dict],
     files: dict[str, Path],
-) -> list[str]:
-    names = []
+) -> None:
     for name, frame in tables.items():
         frame.write_parquet(folder / f"{name}.parquet", compression="zstd")
-        names.append(f"{name}.parquet")
     con = duckdb.connect(str(folder / "customers.duckdb"))
     try:
         for name in tables:
-            path = str(folder / f"{name}.parquet").replace("'", "''")
-            con.execute(f"create table \"{name}\" as select * from read_parquet('{path}')")
+            # The path is a bound parameter and the name a quoted identifier: neither is
+            # ever spliced into SQL as text.
+            con.execute(
+                f"create table {_identifier(name)} as select * from read_parquet($1)",
+                [str(folder / f"{name}.parquet")],
+            )
     finally:
         con.close()
-    names.append("customers.duckdb")
     for name, target in files.items():
         if target.is_dir():
             shutil.copytree(target, folder / name)
         else:
             shutil.copy2(target, folder / name)
-        names.append(name)
     for name, document in documents.items():
         (folder / name).write_text(json.dumps(document, indent=2, default=str) + "\n")
-        names.append(name)
-    return names
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _switch_latest(out_dir: Path, snapshot: Path) -> None:
@@ -125,7 +295,11 @@ def _prune(snapshots: Path, keep: int, current: Path) -> None:
     runs = sorted(p for p in snapshots.iterdir() if not p.name.startswith("."))
     for old in runs[:-keep]:
         if old != current:
-            shutil.rmtree(old, ignore_errors=True)
+            # Renamed first, so a kill midway leaves a dot-folder the next run removes, not
+            # a half-deleted snapshot that looks complete.
+            doomed = old.with_name(f".{old.name}.deleting")
+            os.replace(old, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -180,11 +180,15 @@ def _text(df: pl.DataFrame, column: str) -> pl.Expr:
     if dtype == pl.String:
         return pl.col(column)
     if dtype.is_float():
-        # integers stored as floats (12345.0) must not keep the '.0' in ids and postcodes
+        # integers stored as floats (12345.0) must not keep the '.0' in ids and postcodes;
+        # inf, NaN and values past 2**63 do not fit an Int64, and a strict cast of them (both
+        # branches of `when` are evaluated on every row) would fail the whole source
+        value = pl.col(column)
+        whole = value.is_finite() & (value == value.round(0)) & (value.abs() < 2.0**63)
         return (
-            pl.when(pl.col(column) == pl.col(column).round(0))
-            .then(pl.col(column).cast(pl.Int64).cast(pl.String))
-            .otherwise(pl.col(column).cast(pl.String))
+            pl.when(whole)
+            .then(value.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(value.cast(pl.String))
         )
     return pl.col(column).cast(pl.String)
 

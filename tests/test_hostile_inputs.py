@@ -1,0 +1,293 @@
+"""Hostile and broken exports: each is read, quarantined row by row, or refused with a clear
+message naming the source, the file and the problem. Nothing is silently lost or guessed."""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from dagster import DagsterInstance
+
+from pipelines.runner import run_pipeline
+from tests.conftest import make_sample
+from whiteglove.config import SourceConfig, SourcesConfigError, load_sources
+from whiteglove.extract import ExtractError, extract_source
+from whiteglove.quarantine import accepted, rejected
+from whiteglove.standardize import standardize_source
+
+FIELDS = {"first_name": "name", "email": "email"}
+
+
+def source(fmt: str = "csv", **extra) -> SourceConfig:
+    spec = {"name": "s", "path": f"s.{fmt}", "format": fmt, "id": "id", "trust": 1}
+    return SourceConfig.model_validate(spec | {"fields": FIELDS} | extra)
+
+
+def write(tmp_path: Path, fmt: str, content: str | bytes | pa.Table) -> Path:
+    path = tmp_path / f"s.{fmt}"
+    if isinstance(content, pa.Table):
+        pq.write_table(content, path)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8", newline="")
+    return path
+
+
+def extract(tmp_path: Path, content, fmt: str = "csv", **extra) -> pl.DataFrame:
+    config = source(fmt, **extra)
+    return extract_source(config, [write(tmp_path, fmt, content)])
+
+
+def standardized(tmp_path: Path, content, fmt: str = "csv", **extra) -> pl.DataFrame:
+    config = source(fmt, **extra)
+    raw = extract_source(config, [write(tmp_path, fmt, content)])
+    return standardize_source(raw, config, "ES", today=date(2026, 11, 23))
+
+
+def refusal(tmp_path: Path, content, fmt: str = "csv", **extra) -> str:
+    """The problems load_sources names for an export, as one text."""
+    write(tmp_path, fmt, content)
+    spec = {"name": "s", "path": f"s.{fmt}", "format": fmt, "id": "id", "trust": 1}
+    sources = {"sources": [spec | {"fields": FIELDS} | extra]}
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources))
+    with pytest.raises(SourcesConfigError) as info:
+        load_sources(tmp_path / "sources.yaml")
+    return "\n".join(info.value.problems)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    raw = extract(tmp_path, "\ufeffid,email,name\n1,a@example.com,Ana\n")
+    assert raw["id"].to_list() == ["1"]
+    raw = extract(tmp_path, '\ufeff{"id": "1", "email": "a@example.com"}\n', "jsonl")
+    assert raw["id"].to_list() == ["1"]
+
+
+def test_quoted_line_breaks_stay_inside_their_field(tmp_path):
+    text = 'id,email,name\r\n1,a@example.com,"Ana\r\nMaría"\r\n2,b@example.com,"Bo\nb"\r\n'
+    raw = extract(tmp_path, text)
+    assert raw["name"].to_list() == ["Ana\r\nMaría", "Bo\nb"]
+    assert raw["_parse_error"].null_count() == 2
+
+
+def test_an_unbalanced_quote_costs_one_row_not_the_rest_of_the_file(tmp_path):
+    text = 'id,email,name\n1,a@example.com,"Ana\n2,b@example.com,Bob\n3,c@example.com,Cy\n'
+    frame = standardized(tmp_path, text)
+    assert accepted([frame])["source_record_id"].to_list() == ["2", "3"]
+    (row,) = rejected([frame]).iter_rows(named=True)
+    assert row["row_number"] == 1 and row["raw"] == '1,a@example.com,"Ana'
+    assert "unbalanced quote" in row["reasons"][0]
+
+
+def test_a_stray_quote_inside_a_field_quarantines_that_row_only(tmp_path):
+    frame = standardized(tmp_path, 'id,email,name\n1,a@example.com,"Bo"b\n2,b@example.com,Bob\n')
+    assert accepted([frame])["source_record_id"].to_list() == ["2"]
+    assert rejected([frame])["reasons"].item()[0].startswith("unparseable CSV")
+
+
+def test_very_long_fields_and_one_megabyte_lines_are_read(tmp_path):
+    long_name = "x" * 300_000  # over the csv module's default 128 KiB field limit
+    line = "lorem ipsum " * 90_000  # a 1 MB line
+    text = f"id,email,name,notes\n1,a@example.com,{long_name},\n2,b@example.com,Bob,{line}\n"
+    raw = extract(tmp_path, text)
+    assert raw["_parse_error"].null_count() == 2
+    assert len(raw["name"][0]) == 300_000 and len(raw["notes"][1]) == len(line)
+
+
+def test_binary_garbage_is_refused_as_not_text(tmp_path):
+    garbage = bytes(range(256)) * 40
+    with pytest.raises(ExtractError, match="not valid utf-8 at line .*binary data"):
+        extract(tmp_path, b"id,email,name\n" + garbage)
+    # latin-1 decodes any byte, so the NUL bytes are what give binary data away
+    with pytest.raises(ExtractError, match="not a CSV text file"):
+        extract(tmp_path, garbage, csv={"encoding": "latin-1"})
+    assert "binary" in refusal(tmp_path, garbage)
+
+
+def test_a_nul_byte_in_a_row_quarantines_the_row(tmp_path):
+    frame = standardized(tmp_path, b"id,email,name\n1,a@example.com,A\x00na\n2,b@example.com,B\n")
+    assert accepted([frame])["source_record_id"].to_list() == ["2"]
+    assert "NUL" in rejected([frame])["reasons"].item()[0]
+
+
+def test_mixed_encodings_are_refused_naming_the_line(tmp_path):
+    text = b"id,email,name\n1,a@example.com,Ana\n" + "2,b@x.com,Ñoño\n".encode("latin-1")
+    with pytest.raises(ExtractError) as info:
+        extract(tmp_path, text)
+    assert "not valid utf-8 at line 3" in str(info.value)
+    assert "csv.encoding" in str(info.value)
+
+
+def test_utf16_is_recognized(tmp_path):
+    with pytest.raises(ExtractError, match="UTF-16"):
+        extract(tmp_path, "id,email,name\n1,a@example.com,Ana\n".encode("utf-16"))
+
+
+def test_old_mac_line_endings_are_read(tmp_path):
+    raw = extract(tmp_path, "id,email,name\r1,a@example.com,Ana\r2,b@example.com,Bob\r")
+    assert raw["id"].to_list() == ["1", "2"]
+
+
+def test_one_broken_json_line_is_quarantined_and_the_rest_read(tmp_path):
+    lines = [
+        '{"id": "1", "email": "a@example.com", "name": "Ana"}',
+        '{"id": "2", "email": ',  # cut short
+        b'{"id": "3", "name": "\xd1o\xf1o"}'.decode("latin-1"),  # written in latin-1
+        '{"id": "4", "email": "d@example.com", "email": "e@example.com"}',
+        '["not", "an", "object"]',
+        '{"id": "5", "email": "f@example.com", "name": "Eva"}',
+    ]
+    data = b"\n".join(line.encode("latin-1") if "\xd1" in line else line.encode() for line in lines)
+    frame = standardized(tmp_path, data + b"\n", "jsonl")
+    assert accepted([frame])["source_record_id"].to_list() == ["1", "5"]
+    reasons = {r: why[0] for r, why in rejected([frame]).select("row_number", "reasons").rows()}
+    assert reasons[2].startswith("unparseable JSON")
+    assert reasons[3].startswith("not valid utf-8")
+    assert "repeated key(s) 'email'" in reasons[4]
+    assert "not a JSON object" in reasons[5]
+
+
+def test_a_jsonl_file_of_garbage_is_refused(tmp_path):
+    with pytest.raises(ExtractError, match="not a JSON-lines file"):
+        extract(tmp_path, b"\x00\x01\x02 garbage\nmore garbage\n", "jsonl")
+
+
+def test_a_list_or_struct_column_mapped_to_a_field_is_refused(tmp_path):
+    table = pa.table(
+        {
+            "id": ["1", "2"],
+            "email": [["a@example.com", "b@example.com"], []],
+            "name": [{"given": "Ana"}, {"given": "Bob"}],
+        }
+    )
+    problems = refusal(tmp_path, table, "parquet")
+    assert "field email maps column 'email'" in problems and "list<" in problems
+    assert "field first_name maps column 'name'" in problems and "struct<" in problems
+    with pytest.raises(ExtractError, match="cannot be read as one value"):
+        extract(tmp_path, table, "parquet")
+
+
+def test_unmapped_nested_and_binary_parquet_columns_are_kept_as_text(tmp_path):
+    table = pa.table(
+        {
+            "id": [None, "2"],
+            "email": ["a@example.com", "b@example.com"],
+            "name": ["Ana", "Bob"],
+            "tags": [["vip"], []],
+            "blob": pa.array([b"\xff\x00", b"ok"], pa.binary()),
+        }
+    )
+    frame = standardized(tmp_path, table, "parquet")
+    (row,) = rejected([frame]).iter_rows(named=True)  # no id: quarantined with its raw row
+    assert json.loads(row["raw"]) == {
+        "id": None,
+        "email": "a@example.com",
+        "name": "Ana",
+        "tags": '["vip"]',
+        "blob": "0xff00",
+    }
+
+
+def test_float_ids_infinities_and_huge_numbers_do_not_fail_the_source(tmp_path):
+    table = pa.table(
+        {
+            "id": [1.0, float("inf"), float("nan"), 1e30],
+            "email": ["a@example.com", "b@example.com", "c@example.com", "d@example.com"],
+            "name": ["A", "B", "C", "D"],
+        }
+    )
+    frame = standardized(tmp_path, table, "parquet")
+    assert frame["source_record_id"].to_list()[0] == "1"
+    assert frame.height == 4
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content", "problem"),
+    [
+        ("csv", "", "is empty"),
+        ("csv", "\n\n", "is empty"),
+        ("jsonl", "", "lacks"),
+    ],
+)
+def test_an_empty_export_is_refused_before_the_run(tmp_path, fmt, content, problem):
+    assert problem in refusal(tmp_path, content, fmt)
+
+
+def test_an_export_with_only_a_header_fails_clearly(tmp_path):
+    with pytest.raises(ExtractError, match="header but no rows"):
+        extract(tmp_path, "id,email,name\n")
+    empty = pa.table({"id": pa.array([], pa.string()), "email": pa.array([], pa.string())})
+    with pytest.raises(ExtractError, match="no rows"):
+        extract(tmp_path, empty.append_column("name", pa.array([], pa.string())), "parquet")
+
+
+def test_duplicate_column_names_are_refused_naming_them(tmp_path):
+    text = "id,email,name,email\n1,a@example.com,Ana,b@example.com\n"
+    assert "repeats column name(s) 'email'" in refusal(tmp_path, text)
+    with pytest.raises(ExtractError, match="repeated column names in the header: 'email'"):
+        extract(tmp_path, text)
+    table = pa.table(
+        [["1"], ["a@example.com"], ["Ana"], ["x"]], names=["id", "email", "name", "id"]
+    )
+    assert "repeats column name(s) 'id'" in refusal(tmp_path, table, "parquet")
+
+
+def test_unnamed_columns_from_trailing_delimiters_do_not_collide(tmp_path):
+    raw = extract(tmp_path, "id,email,name,,\n1,a@example.com,Ana,,\n")
+    assert raw["name"].to_list() == ["Ana"] and raw["_parse_error"].null_count() == 1
+    assert {"column_4", "column_5"} <= set(raw.columns)
+
+
+def test_column_names_that_look_like_patterns_are_read_as_names(tmp_path):
+    # polars reads "*" and "^...$" in select() as a wildcard and a regex
+    raw = extract(tmp_path, "id,email,name,*,^.*$\n1,a@example.com,Ana,star,caret\n")
+    assert raw["*"].to_list() == ["star"] and raw["^.*$"].to_list() == ["caret"]
+
+
+def test_hostile_exports_run_end_to_end_with_nothing_lost(tmp_path):
+    """BOM, quoted line breaks, an unbalanced quote, a 1 MB line and broken JSON lines in one
+    run: the run succeeds and every input row ends in the crosswalk or the quarantine."""
+    sources = make_sample(tmp_path, people=100, seed=11)
+    config = load_sources(sources)
+    crm = tmp_path / "exports" / "crm.csv"
+    rows_before = extract_source(config.source("crm"), [crm]).height
+    text = crm.read_text(encoding="utf-8")
+    columns = text.split("\n", 1)[0].split(";")
+
+    def row(record_id: str, address: str) -> str:
+        cells = dict.fromkeys(columns, "")
+        cells |= {"IdCliente": record_id, "Nombre": "Ana", "Apellidos": "Ruiz"}
+        cells |= {"Email": f"{record_id.lower()}@example.com", "Dirección": address}
+        return ";".join(cells.values())
+
+    extra = [
+        row("H1", '"Calle Mayor 1\nPiso 2"'),  # a quoted line break
+        row("H2", '"Calle sin cerrar'),  # an unbalanced quote
+        row("H3", "Calle " + "larga " * 180_000),  # a ~1 MB line
+    ]
+    crm.write_text("\ufeff" + text.rstrip("\n") + "\n" + "\n".join(extra) + "\n", encoding="utf-8")
+    marketing = tmp_path / "exports" / "marketing.jsonl"
+    with marketing.open("ab") as fh:
+        fh.write(b'{"id": "broken", "name": \n{"id": "latin", "name": "\xd1o\xf1o"}\n')
+
+    with DagsterInstance.ephemeral() as instance:
+        outcome = run_pipeline(sources, tmp_path / "out", instance=instance, log_level="ERROR")
+
+    assert outcome.success, outcome.failures
+    out = tmp_path / "out"
+    xref = pl.read_parquet(out / "customer_xref.parquet")
+    quarantine = pl.read_parquet(out / "quarantine.parquet")
+    for name, counts in outcome.summary["sources"].items():
+        kept = xref.filter(pl.col("source") == name).height
+        rejected_rows = quarantine.filter(pl.col("source") == name).height
+        assert kept + rejected_rows == counts["rows_read"], name
+    crm_ids = set(xref.filter(pl.col("source") == "crm")["source_record_id"])
+    assert {"H1", "H3"} <= crm_ids
+    crm_quarantine = quarantine.filter(pl.col("source") == "crm")
+    assert crm_quarantine.filter(pl.col("raw").str.contains("Calle sin cerrar")).height == 1
+    assert outcome.summary["sources"]["crm"]["rows_read"] == rows_before + 3
+    assert quarantine.filter(pl.col("source") == "marketing").height >= 2

@@ -53,8 +53,7 @@ def standardize_source(
     out: dict[str, pl.Expr] = {}
     invalid: list[pl.Expr] = []
 
-    first, last = _names(df, fields)
-    out["first_name"], out["last_name"] = first, last
+    df = _with_names(df, fields)
 
     if "email" in fields:
         email, bad = _email(_text(df, SRC + fields["email"].column))
@@ -203,47 +202,66 @@ def _display(expr: pl.Expr) -> pl.Expr:
     return pl.when(shouted).then(expr.str.to_titlecase()).otherwise(expr)
 
 
-def _names(df: pl.DataFrame, fields: dict[str, FieldSpec]) -> tuple[pl.Expr, pl.Expr]:
+def _with_names(df: pl.DataFrame, fields: dict[str, FieldSpec]) -> pl.DataFrame:
+    """`df` with first_name and last_name, from separate columns or a split full name.
+
+    Intermediate results are materialized as columns: the split and casing expressions refer
+    to their inputs several times, and nested expressions would recompute them each time.
+    """
+    none = pl.lit(None, dtype=pl.String)
     first = (
         _clean_text(_text(df, SRC + fields["first_name"].column))
         if "first_name" in fields
-        else None
+        else none
     )
     last = (
-        _clean_text(_text(df, SRC + fields["last_name"].column)) if "last_name" in fields else None
+        _clean_text(_text(df, SRC + fields["last_name"].column)) if "last_name" in fields else none
     )
+    df = df.with_columns(first.alias("__first"), last.alias("__last"))
     if "full_name" in fields:
         spec = fields["full_name"]
-        full = _clean_text(_text(df, SRC + spec.column))
-        has_comma = full.str.contains(",")
-        before = full.str.split(",").list.first().str.strip_chars()
-        after = full.str.split(",").list.slice(1).list.join(",").str.strip_chars()
-        tokens = (
-            full.str.replace_all(",", " ")
+        df = df.with_columns(_clean_text(_text(df, SRC + spec.column)).alias("__full"))
+        df = df.with_columns(
+            pl.col("__full")
+            .str.replace_all(",", " ")
             .str.split(" ")
             .list.eval(pl.element().filter(pl.element() != ""))
+            .alias("__tokens"),
+            pl.col("__full").str.contains(",").alias("__comma"),
+            pl.col("__full").str.split(",").list.first().str.strip_chars().alias("__before"),
+            pl.col("__full")
+            .str.split(",")
+            .list.slice(1)
+            .list.join(",")
+            .str.strip_chars()
+            .alias("__after"),
         )
+        tokens = pl.col("__tokens")
         if spec.order == "last_first":
-            split_first = pl.when(has_comma).then(after).otherwise(tokens.list.last())
-            split_last = (
-                pl.when(has_comma)
-                .then(before)
-                .otherwise(tokens.list.slice(0, tokens.list.len() - 1).list.join(" "))
-            )
+            df = df.with_columns((tokens.list.len() - 1).alias("__given"))
+            given_part = tokens.list.slice(pl.col("__given")).list.join(" ")
+            family_part = tokens.list.slice(0, pl.col("__given")).list.join(" ")
         else:
-            given = given_name_length(tokens.list.eval(fold(pl.element())))
-            split_first = (
-                pl.when(has_comma).then(after).otherwise(tokens.list.slice(0, given).list.join(" "))
-            )
-            split_last = (
-                pl.when(has_comma).then(before).otherwise(tokens.list.slice(given).list.join(" "))
-            )
-        first = split_first if first is None else pl.coalesce(first, split_first)
-        last = split_last if last is None else pl.coalesce(last, split_last)
-    none = pl.lit(None, dtype=pl.String)
-    first = none if first is None else _display(first.replace("", None))
-    last = none if last is None else _display(last.replace("", None))
-    return first, last
+            df = df.with_columns(tokens.list.eval(fold(pl.element())).alias("__folded"))
+            df = df.with_columns(given_name_length(pl.col("__folded")).alias("__given"))
+            given_part = tokens.list.slice(0, pl.col("__given")).list.join(" ")
+            family_part = tokens.list.slice(pl.col("__given")).list.join(" ")
+        comma = pl.col("__comma")
+        df = df.with_columns(
+            pl.coalesce("__first", pl.when(comma).then("__after").otherwise(given_part)).alias(
+                "__first"
+            ),
+            pl.coalesce("__last", pl.when(comma).then("__before").otherwise(family_part)).alias(
+                "__last"
+            ),
+        )
+    df = df.with_columns(
+        pl.col("__first").replace("", None), pl.col("__last").replace("", None)
+    ).with_columns(
+        _display(pl.col("__first")).alias("first_name"),
+        _display(pl.col("__last")).alias("last_name"),
+    )
+    return df.drop([c for c in df.columns if c.startswith("__") and not c.startswith(SRC)])
 
 
 def _email(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -320,19 +338,79 @@ def _national_id(expr: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 def _phone(frame: pl.DataFrame, expr: pl.Expr) -> tuple[pl.DataFrame, pl.Expr]:
     cleaned = expr.str.replace_all(r"[^0-9+]", "").str.replace(r"^00", "+").replace("", None)
     frame = frame.with_columns(cleaned.alias("_phone_clean"))
-    distinct = frame.select("_phone_clean", "country").unique().drop_nulls("_phone_clean")
+    countries = frame.select(pl.col("country").unique().drop_nulls())["country"].to_list()
+    fast = pl.lit(None, dtype=pl.String)
+    for country in countries:
+        fast = (
+            pl.when(pl.col("country") == country)
+            .then(_e164_by_pattern(pl.col("_phone_clean"), country))
+            .otherwise(fast)
+        )
+    frame = frame.with_columns(fast.alias("phone"))
+    # the rest (other countries' prefixes, trunk prefixes, odd formats) number by number
+    rest = frame.filter(pl.col("_phone_clean").is_not_null() & pl.col("phone").is_null())
+    distinct = rest.select("_phone_clean", "country").unique()
     lookup = distinct.with_columns(
         pl.Series(
-            "phone",
+            "_phone_slow",
             [_e164(n, c) for n, c in distinct.iter_rows()],
             dtype=pl.String,
         )
     )
     frame = frame.join(lookup, on=["_phone_clean", "country"], how="left", nulls_equal=False)
+    frame = frame.with_columns(pl.coalesce("phone", "_phone_slow").alias("phone"))
     bad = pl.col("_phone_clean").is_not_null() & pl.col("phone").is_null()
-    # evaluate the flag now, before the helper column is dropped
-    frame = frame.with_columns(bad.alias("_phone_bad")).drop("_phone_clean")
+    # evaluate the flag now, before the helper columns are dropped
+    frame = frame.with_columns(bad.alias("_phone_bad")).drop("_phone_clean", "_phone_slow")
     return frame, pl.when(pl.col("_phone_bad"))
+
+
+_NUMBER_TYPES = (
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "personal_number",
+    "voip",
+    "pager",
+    "uan",
+    "voicemail",
+)
+
+
+def _e164_by_pattern(cleaned: pl.Expr, region: str) -> pl.Expr:
+    """E.164 for numbers of `region` written nationally or with its country code, vectorized.
+
+    Uses phonenumbers' own metadata (the region's country code and the national-number
+    patterns of every number type, which is what is_valid_number checks), so it agrees with
+    the library; anything it does not recognise is left null for the per-number path.
+    """
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        return pl.lit(None, dtype=pl.String)
+    patterns = [
+        desc.national_number_pattern
+        for desc in (getattr(meta, name) for name in _NUMBER_TYPES)
+        if desc is not None and desc.national_number_pattern
+    ]
+    if not patterns:
+        return pl.lit(None, dtype=pl.String)
+    valid = "^(?:" + "|".join(patterns) + ")$"
+    code = str(meta.country_code)
+    national = pl.when(~cleaned.str.starts_with("+")).then(cleaned)
+    international = (
+        pl.when(cleaned.str.starts_with("+" + code))
+        .then(cleaned.str.slice(len(code) + 1))
+        .when(~cleaned.str.starts_with("+") & cleaned.str.starts_with(code))
+        .then(cleaned.str.slice(len(code)))
+    )
+    return (
+        pl.when(national.str.contains(valid))
+        .then(pl.lit("+" + code) + national)
+        .when(international.str.contains(valid))
+        .then(pl.lit("+" + code) + international)
+    )
 
 
 def _e164(number: str, country: str | None) -> str | None:

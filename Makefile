@@ -26,6 +26,15 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# `make bench SIZES="100000 1000000" REPEAT=3`: sizes are total source records; the pipeline
+# and a plain Splink script each run in their own process (benchmarks/bench.py).
+SIZES ?= 100000 1000000
+REPEAT ?= 1
+.PHONY: bench
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench.py --sizes $(SIZES) --repeat $(REPEAT) \
+		--results benchmarks/RESULTS.md
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 

@@ -47,6 +47,8 @@ def linkage(
     result = link(customer_records, config, saved)
     for rule, n in result.comparisons_per_rule.items():
         context.log.info(f"blocking rule {rule}: at most {n:,} comparisons")
+    for rule, n in result.left_out_rules.items():
+        context.log.warning(f"derived blocking rule {rule} left out: {n:,} comparisons")
     yield Output(
         result.model_json,
         output_name="linkage_model",
@@ -67,6 +69,7 @@ def linkage(
         metadata=table_metadata(
             result.pairs,
             comparisons_per_blocking_rule=MetadataValue.json(result.comparisons_per_rule),
+            blocking_rules_left_out=MetadataValue.json(result.left_out_rules),
             pairs_at_or_above_match_threshold=result.pairs.filter(
                 pl.col("match_probability") >= config.match_threshold
             ).height,

@@ -161,8 +161,32 @@ class LabelsConfig(_Strict):
     entity: str = Field(default="entity_id", min_length=1)
 
 
+class SparkConfig(_Strict):
+    """Where the Spark backend runs the Splink model (linkage.backend: spark)."""
+
+    # local[*] runs Spark inside the run's process; a cluster URL (k8s://https://host:443,
+    # spark://host:7077) sends the work to executors there, with this process as the driver.
+    master: str = "local[*]"
+    # Spark properties for the session, e.g. spark.executor.instances, spark.executor.memory,
+    # spark.kubernetes.container.image. Given, it replaces these defaults, which suit a
+    # laptop and small data, not a cluster.
+    conf: dict[str, str] = Field(
+        default_factory=lambda: {
+            "spark.driver.memory": "2g",
+            "spark.sql.shuffle.partitions": "8",
+        }
+    )
+    # Where Splink writes intermediate tables as Parquet to cut Spark's lineage. Must be
+    # storage every executor reaches (hdfs://, s3a://) on a cluster; by default a temporary
+    # local folder, removed when the process ends.
+    checkpoint_dir: str | None = None
+
+
 class LinkageConfig(_Strict):
-    backend: Literal["duckdb"] = "duckdb"
+    # duckdb links in this process; spark runs training and prediction on a Spark session
+    # (pip install 'whiteglove[spark]'); clustering and everything else run the same either way.
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkConfig = Field(default_factory=SparkConfig)
     # Pairs at or above match_threshold are linked; pairs between review_threshold and it go
     # to a steward. Probabilities, not weights, because stewards reason in probabilities.
     match_threshold: float = Field(default=0.5, gt=0, lt=1)

@@ -9,17 +9,26 @@ candidate).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 
-from whiteglove.config import LinkageConfig
+from whiteglove.config import LinkageConfig, SparkConfig
 from whiteglove.names import canonical_first_name, fold
 from whiteglove.review import top_reasons
+
+if TYPE_CHECKING:
+    from splink.internals.database_api import DatabaseAPI
 
 log = logging.getLogger(__name__)
 
@@ -64,32 +73,47 @@ class LinkageResult:
     model_json: dict
     comparisons_per_rule: dict[str, int]
     review: pl.DataFrame  # pairs between the review and match thresholds, with reasons
+    left_out_rules: dict[str, int]  # derived blocking rules too costly at this size
 
 
 def match_frame(records: pl.DataFrame) -> pl.DataFrame:
     """The columns the model compares, folded so that case and accents never count."""
-    first = fold(pl.col("first_name"))
-    last = fold(pl.col("last_name"))
-    tokens = pl.concat_str([first, last], separator=" ", ignore_nulls=True)
-    return records.select(
+    # folded once, then reused: nested expressions would fold the same names several times
+    folded = records.select(
         pl.col("record_key").alias("unique_id"),
-        canonical_first_name(first).alias("first_name_key"),
-        last.alias("last_name_key"),
+        fold(pl.col("first_name")).alias("__first"),
+        fold(pl.col("last_name")).alias("__last"),
+        "email",
+        "phone",
+        "date_of_birth",
+        "national_id",
+        "postcode",
+        fold(pl.col("city")).alias("city_key"),
+        fold(pl.col("address_line")).alias("address_key"),
+    ).with_columns(canonical_first_name(pl.col("__first")).alias("first_name_key"))
+    return folded.select(
+        "unique_id",
+        "first_name_key",
+        pl.col("__last").alias("last_name_key"),
         # first surname alone: Spanish records often drop the second one
-        last.str.split(" ").list.first().alias("surname_key"),
-        canonical_first_name(first).str.split(" ").alias("given_tokens"),
-        tokens.str.split(" ").list.unique().list.sort().alias("name_tokens"),
-        pl.col("email"),
+        pl.col("__last").str.split(" ").list.first().alias("surname_key"),
+        pl.col("first_name_key").str.split(" ").alias("given_tokens"),
+        pl.concat_str(["__first", "__last"], separator=" ", ignore_nulls=True)
+        .str.split(" ")
+        .list.unique()
+        .list.sort()
+        .alias("name_tokens"),
+        "email",
         pl.col("email").str.extract(r"^([^@]+)@").alias("email_user"),
         # a username with digits (monicagr2005) is rarely shared by two namesakes, unlike the
         # bare name-built ones (monica.gonzalez)
         pl.col("email").str.extract(r"^([^@]*[0-9][^@]*)@").alias("email_user_with_digits"),
-        pl.col("phone"),
-        pl.col("date_of_birth"),
-        pl.col("national_id"),
-        pl.col("postcode"),
-        fold(pl.col("city")).alias("city_key"),
-        fold(pl.col("address_line")).alias("address_key"),
+        "phone",
+        "date_of_birth",
+        "national_id",
+        "postcode",
+        "city_key",
+        "address_key",
     )
 
 
@@ -203,6 +227,12 @@ def build_comparisons(present: set[str]) -> list:
     return comparisons
 
 
+# A derived blocking rule may generate this many comparisons per record (but at least a
+# million in all): beyond that it costs more than it finds.
+DERIVED_RULE_PER_RECORD = 10
+DERIVED_RULE_FLOOR = 1_000_000
+
+
 def default_blocking_rules(present: set[str]) -> list[BlockingRule]:
     candidates = [
         ("email",),
@@ -210,6 +240,8 @@ def default_blocking_rules(present: set[str]) -> list[BlockingRule]:
         ("national_id",),
         ("email_user",),
         ("first_name_key", "surname_key"),
+        ("first_name_key", "last_name_key"),
+        ("first_name_key", "surname_key", "city_key"),
         ("surname_key", "date_of_birth"),
         ("first_name_key", "date_of_birth"),
         ("surname_key", "postcode"),
@@ -238,7 +270,7 @@ def link(
     records: pl.DataFrame, config: LinkageConfig, model_path: Path | None = None
 ) -> LinkageResult:
     """Score candidate pairs with a model trained on this run's records, or a saved one."""
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    from splink import Linker, SettingsCreator, block_on
 
     frame = match_frame(records)
     present = present_columns(frame)
@@ -258,13 +290,27 @@ def link(
     for label, n in counts.items():
         log.info("blocking rule %s: at most %d comparisons", label, n)
     exploding = {k: v for k, v in counts.items() if v > config.max_comparisons}
-    if exploding:
+    if exploding and config.blocking:
         raise LinkageError(
             f"blocking rules would generate too many comparisons (limit "
             f"{config.max_comparisons:,}): "
             + ", ".join(f"{k} = {v:,}" for k, v in exploding.items())
             + "; make them stricter in the linkage.blocking section of the sources file"
         )
+    dropped: dict[str, int] = {}
+    if not config.blocking:
+        # Derived rules are a starting point, not the user's request: one that would explode
+        # at this size (first name + first surname on a million Spanish records) is left out.
+        budget = min(
+            config.max_comparisons, max(DERIVED_RULE_FLOOR, DERIVED_RULE_PER_RECORD * frame.height)
+        )
+        dropped = {k: v for k, v in counts.items() if v > budget}
+        rules = [r for r in rules if r.label not in dropped]
+        counts = {k: v for k, v in counts.items() if k not in dropped}
+        for label, n in dropped.items():
+            log.warning("blocking rule %s left out: %d comparisons, budget %d", label, n, budget)
+        if not rules:
+            raise LinkageError(f"every derived blocking rule exceeds {budget:,} comparisons")
 
     settings = SettingsCreator(
         link_type="dedupe_only",
@@ -274,7 +320,7 @@ def link(
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
-    db_api = DuckDBAPI(connection=con)
+    db_api, query = _backend(config, con)
     sdf = db_api.register(frame.to_arrow(), dataset_display_name="customer_records")
 
     if model_path is not None:
@@ -287,13 +333,12 @@ def link(
         sdf, {**model, "retain_intermediate_calculation_columns": True}, log_level=logging.ERROR
     )
     scored = linker.inference.predict(threshold_match_probability=config.keep_pairs_above)
-    relation = scored.as_duckdbpyrelation()
-    pairs = _polars(relation.select("unique_id_l, unique_id_r, match_weight, match_probability"))
-    band = _polars(
-        relation.filter(
-            f"match_probability >= {float(config.review_threshold)} "
-            f"and match_probability < {float(config.match_threshold)}"
-        )
+    # plain SQL that DuckDB and Spark read alike, so the backends share this code
+    table = scored.physical_name
+    pairs = query(f"select unique_id_l, unique_id_r, match_weight, match_probability from {table}")
+    band = query(
+        f"select * from {table} where match_probability >= {float(config.review_threshold)} "
+        f"and match_probability < {float(config.match_threshold)}"
     )
     review = band.select(
         "unique_id_l",
@@ -302,13 +347,81 @@ def link(
         "match_weight",
         top_reasons(band, model).alias("reasons"),
     )
-    return LinkageResult(pairs=pairs, model_json=model, comparisons_per_rule=counts, review=review)
+    return LinkageResult(
+        pairs=pairs,
+        model_json=model,
+        comparisons_per_rule=counts,
+        review=review,
+        left_out_rules=dropped,
+    )
 
 
-def _polars(relation) -> pl.DataFrame:
-    frame = pl.from_arrow(relation.to_arrow_table())
+def _polars(table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame
+
+
+def _backend(
+    config: LinkageConfig, con: duckdb.DuckDBPyConnection
+) -> tuple[DatabaseAPI, Callable[[str], pl.DataFrame]]:
+    """Splink's database API for `config.backend`, and a reader of its query results.
+
+    Results come back through Arrow, column types intact, with no pandas in between.
+    """
+    if config.backend == "spark":
+        from splink import SparkAPI
+
+        spark = spark_session(config.spark)
+        return SparkAPI(spark_session=spark), lambda sql: _polars(spark.sql(sql).toArrow())
+    from splink import DuckDBAPI
+
+    return DuckDBAPI(connection=con), lambda sql: _polars(con.sql(sql).to_arrow_table())
+
+
+def spark_session(options: SparkConfig):
+    """A Spark session that can run Splink's model; one already running is reused.
+
+    Reuse matters beyond speed: a process has one Spark driver, and a second session
+    with other settings cannot start beside it.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise LinkageError(
+            "linkage.backend is spark, but pyspark is not installed: "
+            "pip install 'whiteglove[spark]'"
+        ) from None
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise LinkageError("linkage.backend is spark, which needs Java 17 or later (java)")
+    from splink.backends.spark import similarity_jar_location
+
+    conf = {
+        "spark.app.name": "whiteglove-linkage",
+        # progress bars would interleave with the run's own progress lines
+        "spark.ui.showConsoleProgress": "false",
+        **options.conf,
+    }
+    # Splink's Jaro-Winkler and other similarity functions ship as a jar for the JVM
+    jars = [j for j in conf.get("spark.jars", "").split(",") if j]
+    conf["spark.jars"] = ",".join([*jars, similarity_jar_location()])
+    builder = SparkSession.builder.master(options.master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    context = spark.sparkContext
+    if options.checkpoint_dir:
+        context.setCheckpointDir(options.checkpoint_dir)
+    elif context.getCheckpointDir() is None:
+        context.setCheckpointDir(_scratch_dir())
+    return spark
+
+
+def _scratch_dir() -> str:
+    """A local folder for Splink's intermediate Parquet tables, removed at process exit."""
+    path = tempfile.mkdtemp(prefix="whiteglove-spark-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def _train(linker, rules: list[BlockingRule], present: set[str], config: LinkageConfig) -> dict:

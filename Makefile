@@ -35,6 +35,21 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench.py --sizes $(SIZES) --repeat $(REPEAT) \
 		--results benchmarks/RESULTS.md
 
+# Spark for the linking stage (tests/test_spark.py): pyspark (about 450 MB installed) and a
+# Java runtime (Debian's, 17 or later) are set up only here, so `make test` stays light.
+JAVA := $(or $(shell command -v java 2>/dev/null),/usr/bin/java)
+.PHONY: test-spark
+test-spark: $(VENV)/.installed-spark $(JAVA)
+	$(BIN)/python -m pytest -m spark tests/test_spark.py
+
+$(VENV)/.installed-spark: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
+	touch $@
+
+$(JAVA):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 

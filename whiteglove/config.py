@@ -168,9 +168,9 @@ class SparkConfig(_Strict):
     # spark://host:7077) sends the work to executors there, with this process as the driver.
     master: str = "local[*]"
     # Spark properties for the session, e.g. spark.executor.instances, spark.executor.memory,
-    # spark.kubernetes.container.image. Given, it replaces these defaults, which suit a
-    # laptop and small data, not a cluster.
-    conf: dict[str, str] = Field(
+    # spark.kubernetes.container.image, with values as YAML writes them (4, true, 2g). Given,
+    # it replaces these defaults, which suit a laptop and small data, not a cluster.
+    conf: dict[str, str | int | float | bool] = Field(
         default_factory=lambda: {
             "spark.driver.memory": "2g",
             "spark.sql.shuffle.partitions": "8",

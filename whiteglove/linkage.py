@@ -1,4 +1,4 @@
-"""Probabilistic record linkage with Splink on DuckDB.
+"""Probabilistic record linkage with Splink on DuckDB, or on Spark when one machine is not enough.
 
 The model is data, derived from whichever canonical fields the sources map: each present
 field brings its comparison (from Splink's comparison library) and its blocking rules. The
@@ -324,7 +324,8 @@ def link(
     sdf = db_api.register(frame.to_arrow(), dataset_display_name="customer_records")
 
     if model_path is not None:
-        model = json.loads(model_path.read_text(encoding="utf-8"))
+        saved = json.loads(model_path.read_text(encoding="utf-8"))
+        model = in_dialect(saved, db_api.sql_dialect.sql_dialect_str)
     else:
         model = _train(Linker(sdf, settings, log_level=logging.ERROR), rules, present, config)
     # predict with the model as data: what is saved is exactly what scored the pairs; the
@@ -373,6 +374,9 @@ def _backend(
         from splink import SparkAPI
 
         spark = spark_session(config.spark)
+        # a session outlives a run (a DuckDB connection does not): the previous run's input
+        # table would block registering this one under the same name
+        spark.catalog.dropTempView("customer_records")
         return SparkAPI(spark_session=spark), lambda sql: _polars(spark.sql(sql).toArrow())
     from splink import DuckDBAPI
 
@@ -400,7 +404,8 @@ def spark_session(options: SparkConfig):
         "spark.app.name": "whiteglove-linkage",
         # progress bars would interleave with the run's own progress lines
         "spark.ui.showConsoleProgress": "false",
-        **options.conf,
+        # YAML's true is Python's True, which Spark would not read as a boolean
+        **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in options.conf.items()},
     }
     # Splink's Jaro-Winkler and other similarity functions ship as a jar for the JVM
     jars = [j for j in conf.get("spark.jars", "").split(",") if j]
@@ -408,7 +413,12 @@ def spark_session(options: SparkConfig):
     builder = SparkSession.builder.master(options.master)
     for key, value in conf.items():
         builder = builder.config(key, value)
+    started_here = SparkSession.getActiveSession() is None
     spark = builder.getOrCreate()
+    if started_here:
+        # Spark warns on every table Splink writes (names starting with "_" look hidden to
+        # it, yet are read); the run's own log says what matters
+        spark.sparkContext.setLogLevel("ERROR")
     context = spark.sparkContext
     if options.checkpoint_dir:
         context.setCheckpointDir(options.checkpoint_dir)
@@ -447,6 +457,40 @@ def _train(linker, rules: list[BlockingRule], present: set[str], config: Linkage
 # with different birth dates pay nothing). Real exports have typos and stale values; a floor
 # of 1% on every m keeps disagreement strongly negative (about -6.5) but finite.
 M_FLOOR = 0.01
+
+
+def in_dialect(model: dict, dialect: str) -> dict:
+    """A saved model rewritten for another backend's SQL dialect, its trained values kept.
+
+    A model holds its comparisons as SQL in the dialect it was trained in (DuckDB's
+    jaro_winkler_similarity is jaro_winkler on Spark, and sqlglot does not translate Splink's
+    functions). So a model trained on DuckDB can score on Spark, and back, the comparisons
+    are rebuilt from the library in `dialect` and given the saved m, u and term-frequency
+    settings, level by level.
+    """
+    if model.get("sql_dialect") in (None, dialect):
+        return model
+    creators = build_comparisons(set(MATCH_COLUMNS) - {"unique_id"})
+    library = {
+        c["output_column_name"]: c for c in (x.create_comparison_dict(dialect) for x in creators)
+    }
+    model = json.loads(json.dumps(model))
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        levels = comparison["comparison_levels"]
+        fresh = library.get(name, {}).get("comparison_levels", [])
+        if [lvl.get("label_for_charts") for lvl in levels] != [
+            lvl.get("label_for_charts") for lvl in fresh
+        ]:
+            raise LinkageError(
+                f"the saved model's {name!r} comparison is not one this version builds, so it "
+                f"cannot be moved from {model.get('sql_dialect')} to {dialect}; retrain it "
+                "(leave linkage.model out for one run)"
+            )
+        for level, new in zip(levels, fresh, strict=True):
+            level["sql_condition"] = new["sql_condition"]
+    model["sql_dialect"] = dialect
+    return model
 
 
 def floor_m_probabilities(model: dict, floor: float) -> dict:

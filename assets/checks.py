@@ -5,6 +5,8 @@ are blocking: when one fails, nothing downstream runs, so nothing is published f
 that failed it. WARN checks are reported and the run goes on.
 """
 
+import shutil
+import uuid
 from pathlib import Path
 
 from dagster import (
@@ -15,11 +17,14 @@ from dagster import (
     MetadataValue,
 )
 
-from pipelines.resources import WhiteGloveSettings
-from whiteglove.validation import SuiteResult, check_specs, write_summary
+from pipelines.resources import WORK_DIR, WhiteGloveSettings
+from whiteglove.validation import SuiteResult, check_specs, suite_for, write_summary
 
 CHECKS_DIR = "checks"
 GX_RESULTS_DIR = "gx_results"
+# <out>/.work/last_validation/<suite>.<stage>/: each validated asset's latest results, which
+# an incremental run that does not rebuild the asset reports as they are
+LAST_VALIDATION_DIR = "last_validation"
 
 
 def suite_check_specs(asset: str, suite: dict, stage: str) -> list[AssetCheckSpec]:
@@ -52,6 +57,7 @@ def validate_asset(
     folder = run_folder(settings, context)
     result = validate(frame, suite, stage, folder / GX_RESULTS_DIR, run_name=context.run_id)
     write_summary(result, folder / CHECKS_DIR)
+    _keep_as_last(settings, folder, f"{result.suite}.{result.stage}")
     _log(context, result)
     return [
         AssetCheckResult(
@@ -80,3 +86,39 @@ def _log(context: AssetExecutionContext, result: SuiteResult) -> None:
         )
     for outcome in result.failed_warnings:
         context.log.warning(f"{result.suite}/{result.stage}: {outcome.name}: {outcome.description}")
+
+
+def run_results(settings: WhiteGloveSettings, context: AssetExecutionContext) -> Path:
+    """This run's validation folder, completed with the results of the assets it reused.
+
+    An incremental run does not rebuild unchanged sources, so their latest results, from
+    the run that built what is being reused, are copied in for the reports and the summary.
+    """
+    folder = run_folder(settings, context)
+    last = settings.output / WORK_DIR / LAST_VALIDATION_DIR
+    if not last.is_dir():
+        return folder
+    config = settings.sources()
+    current = {suite_for(config, s.name)["name"] for s in config.sources}
+    for kept in sorted(last.iterdir()):
+        summary = kept / CHECKS_DIR / f"{kept.name}.json"
+        ran = (folder / CHECKS_DIR / summary.name).exists()
+        if ran or not summary.exists() or kept.name.rsplit(".", 1)[0] not in current:
+            continue
+        for sub in (CHECKS_DIR, GX_RESULTS_DIR):
+            if (kept / sub).is_dir():
+                shutil.copytree(kept / sub, folder / sub, dirs_exist_ok=True)
+    return folder
+
+
+def _keep_as_last(settings: WhiteGloveSettings, folder: Path, name: str) -> None:
+    """Replace the stored latest results of one suite and stage with this run's."""
+    target = settings.output / WORK_DIR / LAST_VALIDATION_DIR / name
+    staging = target.with_name(f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+    (staging / CHECKS_DIR).mkdir(parents=True)
+    shutil.copy2(folder / CHECKS_DIR / f"{name}.json", staging / CHECKS_DIR)
+    for result in (folder / GX_RESULTS_DIR).glob(f"{name}.*.json"):
+        (staging / GX_RESULTS_DIR).mkdir(exist_ok=True)
+        shutil.copy2(result, staging / GX_RESULTS_DIR)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)

@@ -5,9 +5,10 @@ from dagster import AssetExecutionContext, AssetsDefinition, Output, asset
 
 from assets.checks import suite_check_specs, validate_asset
 from assets.metadata import table_metadata
-from pipelines.resources import WhiteGloveSettings
+from pipelines.resources import WORK_DIR, WhiteGloveSettings
 from whiteglove.config import SourceConfig
 from whiteglove.extract import extract_source
+from whiteglove.incremental import forget_fingerprint, source_fingerprint, stage_fingerprint
 
 
 def raw_source_asset(source: SourceConfig, suite: dict) -> AssetsDefinition:
@@ -27,10 +28,15 @@ def raw_source_asset(source: SourceConfig, suite: dict) -> AssetsDefinition:
     def raw(context: AssetExecutionContext, settings: WhiteGloveSettings):
         config = settings.sources()
         this = config.source(source.name)
+        work = settings.output / WORK_DIR
+        forget_fingerprint(work, source.name)
+        # taken before reading: a file replaced meanwhile makes the next run read it again
+        fingerprint = source_fingerprint(config, this, suite)
         frame = extract_source(this, config.files(this))
         unparsed = frame.filter(pl.col("_parse_error").is_not_null()).height
         context.log.info(f"{source.name}: read {frame.height} rows, {unparsed} unparseable")
         yield Output(frame, metadata=table_metadata(frame, unparseable_rows=unparsed))
         yield from validate_asset(context, settings, frame, suite, "raw")
+        stage_fingerprint(work, source.name, fingerprint)
 
     return raw

@@ -4,9 +4,10 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, asset, multi_asset
 
 from assets.metadata import table_metadata
-from pipelines.resources import WhiteGloveSettings
+from pipelines.resources import INCREMENTAL_TAG, WORK_DIR, WhiteGloveSettings
 from whiteglove.clustering import cluster_records
 from whiteglove.evaluation import cluster_metrics, load_labels, pairwise_scores
+from whiteglove.incremental import linkage_key, load_linkage_state, save_linkage_state
 from whiteglove.linkage import link, strong_identifiers
 from whiteglove.review import load_decisions, review_queue
 
@@ -44,7 +45,18 @@ def linkage(
     sources = settings.sources()
     config = sources.linkage
     saved = sources.resolve(config.model) if config.model else None
-    result = link(customer_records, config, saved)
+    work, key = settings.output / WORK_DIR, linkage_key(config)
+    previous = None
+    if context.run.tags.get(INCREMENTAL_TAG) == "true":
+        previous = load_linkage_state(work, key)
+        if previous is None:
+            context.log.info("incremental run without a usable previous linkage: full linkage")
+    result = link(customer_records, config, saved, previous)
+    save_linkage_state(work, result, key)
+    context.log.info(
+        f"linkage {result.mode}: pairs scored for {result.records_rescored:,} of "
+        f"{result.records.height:,} records"
+    )
     for rule, n in result.comparisons_per_rule.items():
         context.log.info(f"blocking rule {rule}: at most {n:,} comparisons")
     for rule, n in result.left_out_rules.items():
@@ -53,7 +65,11 @@ def linkage(
         result.model_json,
         output_name="linkage_model",
         metadata={
-            "origin": f"loaded from {saved}" if saved else "trained on this run",
+            "origin": {
+                "trained": "trained on this run",
+                "loaded": f"loaded from {saved}",
+                "incremental": "kept from the previous run (incremental)",
+            }[result.mode],
             "comparisons": MetadataValue.json(
                 [c["output_column_name"] for c in result.model_json["comparisons"]]
             ),
@@ -70,6 +86,8 @@ def linkage(
             result.pairs,
             comparisons_per_blocking_rule=MetadataValue.json(result.comparisons_per_rule),
             blocking_rules_left_out=MetadataValue.json(result.left_out_rules),
+            mode=result.mode,
+            records_rescored=result.records_rescored,
             pairs_at_or_above_match_threshold=result.pairs.filter(
                 pl.col("match_probability") >= config.match_threshold
             ).height,

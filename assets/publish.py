@@ -4,9 +4,9 @@ import json
 from datetime import UTC, datetime
 
 import polars as pl
+import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     DagsterEventType,
     MaterializeResult,
     MetadataValue,
@@ -14,9 +14,9 @@ from dagster import (
 )
 
 from assets.changes import read_previous, run_timestamp
-from assets.checks import CHECKS_DIR, run_folder
+from assets.checks import CHECKS_DIR, run_folder, run_results
 from assets.report import REPORTS_DIR
-from pipelines.resources import WhiteGloveSettings
+from pipelines.resources import WORK_DIR, WhiteGloveSettings
 from whiteglove.changes import change_counts, with_history
 from whiteglove.publish import publish
 from whiteglove.safe_csv import write_csv_for_people
@@ -51,7 +51,7 @@ def published_outputs(
     # reports are passed as files, not frames: see deps in the decorator
     config = settings.sources()
     started = datetime.now(UTC)
-    raw_rows = {s.name: _row_count(context, f"raw_{s.name}") for s in config.sources}
+    raw_rows = {s.name: _row_count(settings, f"raw_{s.name}") for s in config.sources}
     summary = run_summary(
         run_id=context.run_id,
         sources_file=settings.sources_path,
@@ -67,7 +67,7 @@ def published_outputs(
         },
         step_seconds=_step_seconds(context),
         match_threshold=config.linkage.match_threshold,
-        check_results=read_summaries(run_folder(settings, context) / CHECKS_DIR),
+        check_results=read_summaries(run_results(settings, context) / CHECKS_DIR),
     )
     summary["changes"] = change_counts(golden_changes)
     summary["linkage"]["review_queue_pairs"] = review_queue.height
@@ -81,7 +81,7 @@ def published_outputs(
         read_previous(settings.output, "golden_customers"),
         run_timestamp(context),
     )
-    model = settings.output / ".work" / "linkage_model.json"
+    model = settings.output / WORK_DIR / "linkage_model.json"
     reports = run_folder(settings, context) / REPORTS_DIR
     # stewards open it in spreadsheets: cells that look like formulas are neutralized
     queue = write_csv_for_people(review_queue, run_folder(settings, context) / "review_queue.csv")
@@ -128,12 +128,10 @@ def summary_tags(summary: dict) -> dict[str, str]:
     }
 
 
-def _row_count(context: AssetExecutionContext, asset: str) -> int | None:
-    event = context.instance.get_latest_materialization_event(AssetKey(asset))
-    if event is None or event.asset_materialization is None:
-        return None
-    value = event.asset_materialization.metadata.get("dagster/row_count")
-    return int(value.value) if value is not None else None
+def _row_count(settings: WhiteGloveSettings, asset: str) -> int | None:
+    """Rows of a stored raw table, from its Parquet footer: the run may have reused it."""
+    path = settings.output / WORK_DIR / f"{asset}.parquet"
+    return pq.ParquetFile(path).metadata.num_rows if path.exists() else None
 
 
 def _step_seconds(context: AssetExecutionContext) -> dict[str, float]:

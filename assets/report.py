@@ -14,7 +14,7 @@ from dagster import (
     asset,
 )
 
-from assets.checks import CHECKS_DIR, GX_RESULTS_DIR, run_folder
+from assets.checks import CHECKS_DIR, GX_RESULTS_DIR, run_folder, run_results
 from pipelines.resources import WhiteGloveSettings
 from whiteglove.config import SourceConfig
 from whiteglove.publish import previous_output
@@ -59,7 +59,7 @@ def data_quality_report_asset(sources: list[SourceConfig]) -> AssetsDefinition:
             [profile_source(f.drop(unmapped[name]), name) for name, f in frames.items()]
         )
         previous = previous_output(settings.output, f"{REPORTS_DIR}/{DQ_METRICS}")
-        run = run_folder(settings, context)
+        run = run_results(settings, context)
         html, metrics = render(
             profiles=profiles,
             expectation_results=read_summaries(run / CHECKS_DIR),

@@ -1,12 +1,21 @@
 """Standardized sources, the union of usable records, and the quarantine of the rest."""
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output, asset
+from dagster import (
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetIn,
+    AssetsDefinition,
+    MetadataValue,
+    Output,
+    asset,
+)
 
 from assets.checks import suite_check_specs, validate_asset
 from assets.metadata import table_metadata
-from pipelines.resources import WhiteGloveSettings
+from pipelines.resources import WORK_DIR, WhiteGloveSettings
 from whiteglove.config import SourceConfig
+from whiteglove.incremental import confirm_fingerprint
 from whiteglove.quarantine import accepted, invalid_value_counts, rejected
 
 
@@ -44,7 +53,12 @@ def standardized_source_asset(source: SourceConfig, suite: dict) -> AssetsDefini
                 frame, rejected_rows=rejects, invalid_values=MetadataValue.json(nulled)
             ),
         )
-        yield from validate_asset(context, settings, frame, suite, "standardized")
+        results = validate_asset(context, settings, frame, suite, "standardized")
+        yield from results
+        if all(r.passed or r.severity != AssetCheckSeverity.ERROR for r in results):
+            # an incremental run may now reuse this source's tables while its files stay as
+            # they are (and the raw tables passed their ERROR checks, or this did not run)
+            confirm_fingerprint(settings.output / WORK_DIR, source.name)
 
     return standardized
 

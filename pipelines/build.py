@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from assets import build_assets
+from pipelines.incremental import incremental_selection
 from pipelines.resources import WORK_DIR, ParquetFrameIOManager, WhiteGloveSettings
 from pipelines.schedules import PUBLISHED_FRESHNESS, daily_schedule
 from pipelines.sensors import inbox_sensor
@@ -50,7 +51,14 @@ def build_definitions(sources_path: Path, out_dir: Path) -> Definitions:
         assets=with_policies(build_assets(config)),
         jobs=[build_job],
         schedules=[daily_schedule(BUILD_JOB)],
-        sensors=[inbox_sensor(inbox, BUILD_JOB)],
+        sensors=[
+            inbox_sensor(
+                inbox,
+                BUILD_JOB,
+                # decided when a tick finds arrivals: the sources file as it is then
+                incremental=lambda: incremental_selection(load_sources(sources_path), out_dir),
+            )
+        ],
         # Runs from the UI, a schedule or a sensor execute like `whiteglove run`: one process,
         # steps in graph order. Polars and DuckDB already use every core inside a step, and a
         # process per step would pay seconds of imports twenty times per run.

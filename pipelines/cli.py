@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--sources", type=Path, default=DEFAULT_SOURCES, help="sources.yaml to read")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     run.add_argument("--quiet", action="store_true", help="print only the summary and errors")
+    run.add_argument(
+        "--incremental",
+        action="store_true",
+        help="reuse unchanged sources and the previous run's model; score only what changed",
+    )
     generate = commands.add_parser("generate", help="write a synthetic sample of exports")
     generate.add_argument("--people", type=int, default=3000)
     generate.add_argument("--seed", type=int, default=7)
@@ -29,15 +34,17 @@ def main(argv: list[str] | None = None) -> int:
         summary = write_sample(args.out, people=args.people, seed=args.seed)
         print(f"wrote {summary}")
         return 0
-    return _run(args.sources, args.out, args.quiet)
+    return _run(args.sources, args.out, args.quiet, args.incremental)
 
 
-def _run(sources: Path, out_dir: Path, quiet: bool) -> int:
+def _run(sources: Path, out_dir: Path, quiet: bool, incremental: bool = False) -> int:
     from pipelines.runner import run_pipeline
     from whiteglove.config import SourcesConfigError
 
     try:
-        outcome = run_pipeline(sources, out_dir, log_level="WARNING" if quiet else "INFO")
+        outcome = run_pipeline(
+            sources, out_dir, log_level="WARNING" if quiet else "INFO", incremental=incremental
+        )
     except SourcesConfigError as exc:
         print(f"whiteglove: refusing to run: {exc}", file=sys.stderr)
         return 2

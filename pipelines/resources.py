@@ -12,6 +12,10 @@ from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, O
 from whiteglove.config import SourcesConfig, load_sources
 
 WORK_DIR = ".work"
+# A run tagged with this ("true") reuses what it can: unchanged sources are left out of its
+# selection, and linkage scores only pairs with a new or changed record (see
+# pipelines/incremental.py). Every other run rebuilds everything and retrains.
+INCREMENTAL_TAG = "whiteglove/incremental"
 
 
 class WhiteGloveSettings(ConfigurableResource):

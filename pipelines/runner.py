@@ -7,13 +7,15 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import DagsterInstance
 
 from pipelines.build import BUILD_JOB, build_definitions
-from pipelines.resources import WORK_DIR
+from pipelines.incremental import incremental_selection
+from pipelines.resources import INCREMENTAL_TAG, WORK_DIR
+from whiteglove.config import load_sources
 from whiteglove.publish import (
     PUBLISH_LOCK,
     RUN_LOCK,
@@ -43,6 +45,7 @@ class RunOutcome:
     summary: dict | None
     failures: list[str]
     checks: list[CheckOutcome]
+    materialized: list[str] = field(default_factory=list)  # asset keys this run rebuilt
 
     @property
     def failed_checks(self) -> list[CheckOutcome]:
@@ -55,6 +58,7 @@ def run_pipeline(
     instance: DagsterInstance | None = None,
     log_level: str = "INFO",
     lock_timeout: float = 0.0,
+    incremental: bool = False,
 ) -> RunOutcome:
     """Materialize every asset for `sources` into `out_dir`.
 
@@ -63,6 +67,10 @@ def run_pipeline(
     output folder that holds someone else's files, or one another run is using: the run
     holds an exclusive lock on the folder from start to end, waiting up to `lock_timeout`
     seconds for it.
+
+    `incremental` reuses what is still valid: sources whose files, settings and code did not
+    change since they were last built are not extracted again, and linkage scores only the
+    pairs that involve a new or changed record, with the previous run's model.
     """
     defs = build_definitions(sources, out_dir)
     job = defs.resolve_job_def(BUILD_JOB)
@@ -71,11 +79,17 @@ def run_pipeline(
         claim_output_folder(folder)
         with output_lock(folder, RUN_LOCK, timeout=lock_timeout):
             _remove_leftovers(folder)
+            selection, tags = None, {}
+            if incremental:
+                selection, reused = incremental_selection(load_sources(sources), folder)
+                tags = {INCREMENTAL_TAG: "true", "whiteglove/reused_sources": ",".join(reused)}
             with _instance(instance) as active:
                 result = job.execute_in_process(
                     instance=active,
                     raise_on_error=False,
                     run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                    asset_selection=selection,
+                    tags=tags,
                 )
                 outcome = _outcome(result, out_dir)
             if outcome.success:
@@ -110,7 +124,10 @@ def _remove_leftovers(out_dir: Path) -> None:
     if not work.is_dir():
         return
     for tmp in work.rglob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+        if tmp.is_dir():  # a state folder being replaced when the run was killed
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
     runs = work / RUNS_DIR
     if runs.is_dir():
         for folder in runs.iterdir():
@@ -131,7 +148,12 @@ def _outcome(result, out_dir: Path) -> RunOutcome:
     summary = (
         json.loads(summary_path.read_text()) if result.success and summary_path.exists() else None
     )
-    return RunOutcome(result.success, result.run_id, out_dir, summary, failures, checks)
+    materialized = sorted(
+        {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    )
+    return RunOutcome(
+        result.success, result.run_id, out_dir, summary, failures, checks, materialized
+    )
 
 
 def _error_text(event) -> str:

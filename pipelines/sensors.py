@@ -1,7 +1,8 @@
 """A file-arrival sensor: rebuild the golden table when a new or changed export lands.
 
 The sensor watches the `inbox:` folder of the sources file and only *triggers*: it requests
-one run of the whole job and leaves the files where they are. What a run reads is still what
+one incremental run of the job (sources whose exports did not change are reused, see
+`pipelines/incremental.py`) and leaves the files where they are. What a run reads is still what
 the sources' `path` entries (files or globs) match, so point them into the inbox, e.g.
 `path: inbox/crm_*.csv`, and archive or delete old exports on your side.
 
@@ -22,10 +23,12 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import (
+    AssetKey,
     DefaultSensorStatus,
     RunRequest,
     SensorDefinition,
@@ -35,6 +38,7 @@ from dagster import (
     sensor,
 )
 
+from pipelines.resources import INCREMENTAL_TAG
 from pipelines.schedules import TRIGGER_TAG
 
 INBOX_SENSOR = "inbox_arrivals"
@@ -111,11 +115,14 @@ def inbox_sensor(
     inbox: Path | None,
     job_name: str,
     settle_seconds: float = SETTLE_SECONDS,
+    incremental: Callable[[], tuple[list[AssetKey], list[str]]] | None = None,
 ) -> SensorDefinition:
     """The sensor for one sources file; without an inbox it is defined but always skips.
 
     Kept in the code location even then, so the UI shows why nothing is watched instead of a
-    sensor that silently is not there.
+    sensor that silently is not there. With `incremental` (the assets to rebuild and the
+    sources reused, as `pipelines.incremental.incremental_selection` gives them) the runs it
+    requests are incremental: exports that did not change are not extracted again.
     """
 
     @sensor(
@@ -146,13 +153,15 @@ def inbox_sensor(
                 cursor=cursor,
             )
         context.log.info(f"arrived in {inbox}: {', '.join(scan.arrivals)}")
-        request = RunRequest(
-            run_key=run_key(scan),
-            tags={
-                TRIGGER_TAG: "inbox",
-                "whiteglove/arrivals": ", ".join(scan.arrivals)[:MAX_TAG_CHARS],
-            },
-        )
+        tags = {
+            TRIGGER_TAG: "inbox",
+            "whiteglove/arrivals": ", ".join(scan.arrivals)[:MAX_TAG_CHARS],
+        }
+        selection = None
+        if incremental is not None:
+            selection, reused = incremental()
+            tags |= {INCREMENTAL_TAG: "true", "whiteglove/reused_sources": ",".join(reused)}
+        request = RunRequest(run_key=run_key(scan), tags=tags, asset_selection=selection)
         return SensorResult(run_requests=[request], cursor=cursor)
 
     return inbox_arrivals

@@ -12,7 +12,7 @@ from dagster import build_sensor_context
 from pipelines.build import BUILD_JOB, OWNERS, PUBLISHED_ASSETS, build_definitions
 from pipelines.schedules import DAILY_SCHEDULE, PUBLISHED_FRESHNESS, TIMEZONE
 from pipelines.sensors import INBOX_SENSOR, inbox_sensor
-from tests.conftest import make_sample
+from tests.conftest import make_sample, run_once
 
 AN_HOUR_AGO = time.time() - 3600
 
@@ -156,3 +156,37 @@ def test_owners_and_the_freshness_promise_are_applied_to_the_graph(defs):
         assert list(node.owners) == OWNERS, key
         expected = PUBLISHED_FRESHNESS if key.to_user_string() in PUBLISHED_ASSETS else None
         assert node.freshness_policy == expected, key
+
+
+def test_inbox_runs_are_incremental_and_leave_out_unchanged_sources(tmp_path):
+    sources = make_sample(tmp_path, people=40, seed=4)
+    config = yaml.safe_load(sources.read_text(encoding="utf-8"))
+    config["inbox"] = "exports"  # the sources read what lands here
+    sources.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    out = tmp_path / "out"
+    ticks = Ticks(build_definitions(sources, out).resolve_sensor_def(INBOX_SENSOR))
+
+    def requested() -> set[str]:
+        (request,) = ticks.tick().run_requests
+        assert request.tags["whiteglove/incremental"] == "true"
+        return {key.to_user_string() for key in request.asset_selection}
+
+    for export in (tmp_path / "exports").iterdir():
+        os.utime(export, (AN_HOUR_AGO, AN_HOUR_AGO))
+    # nothing built yet: every source is extracted
+    assert {"raw_crm", "raw_billing", "standardized_support"} <= requested()
+
+    assert run_once(sources, out).success
+    crm = tmp_path / "exports" / "crm.csv"
+    drop(crm, crm.read_text(encoding="utf-8") + "", mtime=AN_HOUR_AGO + 60)
+    drop(tmp_path / "exports" / "notes.txt", "not an export", mtime=AN_HOUR_AGO)
+    # content unchanged for every source (the note is no source's file): nothing re-extracted
+    selection = requested()
+    assert not {k for k in selection if k.startswith(("raw_", "standardized_"))}
+    assert {"customer_records", "match_pairs", "published_outputs"} <= selection
+
+    lines = crm.read_text(encoding="utf-8").splitlines(keepends=True)
+    drop(crm, "".join(lines[:-1]), mtime=AN_HOUR_AGO + 120)  # one customer fewer
+    selection = requested()
+    assert {"raw_crm", "standardized_crm"} <= selection
+    assert "raw_billing" not in selection

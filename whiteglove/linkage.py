@@ -74,6 +74,27 @@ class LinkageResult:
     comparisons_per_rule: dict[str, int]
     review: pl.DataFrame  # pairs between the review and match thresholds, with reasons
     left_out_rules: dict[str, int]  # derived blocking rules too costly at this size
+    records: pl.DataFrame  # unique_id, record_hash: what each record looked like when linked
+    rules: list[str]  # the blocking rules that generated the pairs
+    mode: str  # "trained", "loaded" (linkage.model) or "incremental"
+    records_rescored: int  # records whose pairs were scored in this run
+
+
+@dataclass(frozen=True)
+class PreviousLinkage:
+    """What an earlier run's linkage left, so the next one scores only what changed."""
+
+    model: dict
+    records: pl.DataFrame  # unique_id, record_hash
+    pairs: pl.DataFrame
+    review: pl.DataFrame
+    rules: list[str]
+
+
+def record_hashes(frame: pl.DataFrame) -> pl.DataFrame:
+    """unique_id and a hash of every value the model compares: equal hash, same scores."""
+    values = frame.drop("unique_id")
+    return frame.select("unique_id", values.hash_rows().alias("record_hash"))
 
 
 def match_frame(records: pl.DataFrame) -> pl.DataFrame:
@@ -267,10 +288,20 @@ def _quote(identifier: str) -> str:
 
 
 def link(
-    records: pl.DataFrame, config: LinkageConfig, model_path: Path | None = None
+    records: pl.DataFrame,
+    config: LinkageConfig,
+    model_path: Path | None = None,
+    previous: PreviousLinkage | None = None,
 ) -> LinkageResult:
-    """Score candidate pairs with a model trained on this run's records, or a saved one."""
+    """Score candidate pairs with a model trained on this run's records, or a saved one.
+
+    Given what a previous run left (`previous`), nothing is trained: its model scores only
+    the pairs that involve a new or changed record, and the other pairs keep their scores.
+    A different blocking or a different saved model makes that unsafe; then every pair is
+    scored again.
+    """
     from splink import Linker, SettingsCreator, block_on
+    from splink.blocking_rule_library import And, CustomRule
 
     frame = match_frame(records)
     present = present_columns(frame)
@@ -312,26 +343,60 @@ def link(
         if not rules:
             raise LinkageError(f"every derived blocking rule exceeds {budget:,} comparisons")
 
+    hashes = record_hashes(frame)
+    labels = [r.label for r in rules]
+    incremental = previous is not None and _can_continue(previous, labels, model_path)
+    if incremental:
+        assert previous is not None
+        changed = _changed_records(hashes, previous.records)
+        log.info("incremental linkage: %d of %d records new or changed", changed.sum(), len(hashes))
+        kept = hashes.filter(~changed)["unique_id"]
+        old_pairs = _between(previous.pairs, kept)
+        old_review = _between(previous.review, kept)
+        if not changed.any():
+            return LinkageResult(
+                old_pairs,
+                previous.model,
+                counts,
+                old_review,
+                dropped,
+                hashes,
+                labels,
+                "incremental",
+                0,
+            )
+        frame = frame.with_columns(changed.alias("changed_record"))
+    blocking = [block_on(*r.columns) for r in rules]
+    if incremental:
+        # only pairs with a new or changed record: the others keep the scores they were given
+        blocking = [And(b, CustomRule("l.changed_record or r.changed_record")) for b in blocking]
     settings = SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=[block_on(*r.columns) for r in rules],
+        blocking_rules_to_generate_predictions=blocking,
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
     db_api, query = _backend(config, con)
     sdf = db_api.register(frame.to_arrow(), dataset_display_name="customer_records")
 
-    if model_path is not None:
+    if incremental:
+        assert previous is not None
+        model, mode = previous.model, "incremental"
+    elif model_path is not None:
         saved = json.loads(model_path.read_text(encoding="utf-8"))
-        model = in_dialect(saved, db_api.sql_dialect.sql_dialect_str)
+        model, mode = in_dialect(saved, db_api.sql_dialect.sql_dialect_str), "loaded"
     else:
         model = _train(Linker(sdf, settings, log_level=logging.ERROR), rules, present, config)
+        mode = "trained"
     # predict with the model as data: what is saved is exactly what scored the pairs; the
     # per-comparison Bayes factors are kept only to explain the pairs a steward will review
+    prediction = {**model, "blocking_rules_to_generate_predictions": blocking}
     linker = Linker(
-        sdf, {**model, "retain_intermediate_calculation_columns": True}, log_level=logging.ERROR
+        sdf,
+        {**prediction, "retain_intermediate_calculation_columns": True},
+        log_level=logging.ERROR,
     )
     scored = linker.inference.predict(threshold_match_probability=config.keep_pairs_above)
     # plain SQL that DuckDB and Spark read alike, so the backends share this code
@@ -348,13 +413,49 @@ def link(
         "match_weight",
         top_reasons(band, model).alias("reasons"),
     )
+    rescored = len(hashes)
+    if incremental:
+        pairs = pl.concat([old_pairs, pairs], how="vertical_relaxed")
+        review = pl.concat([old_review, review], how="vertical_relaxed")
+        rescored = int(changed.sum())
     return LinkageResult(
         pairs=pairs,
         model_json=model,
         comparisons_per_rule=counts,
         review=review,
         left_out_rules=dropped,
+        records=hashes,
+        rules=labels,
+        mode=mode,
+        records_rescored=rescored,
     )
+
+
+def _can_continue(previous: PreviousLinkage, rules: list[str], model_path: Path | None) -> bool:
+    """Whether the previous run's pairs can be kept: same blocking rules, same model."""
+    if previous.rules != rules:
+        log.info("blocking rules changed since the previous run: scoring every pair")
+        return False
+    if model_path is not None:
+        saved = json.loads(model_path.read_text(encoding="utf-8"))
+        if in_dialect(saved, previous.model.get("sql_dialect", "duckdb")) != previous.model:
+            log.info("linkage.model is not the model of the previous run: scoring every pair")
+            return False
+    return True
+
+
+def _changed_records(current: pl.DataFrame, previous: pl.DataFrame) -> pl.Series:
+    """For each current record, in order: new, or compared values differ from before."""
+    known = current.join(previous, on="unique_id", how="left", suffix="_before")
+    return (
+        known["record_hash_before"].is_null()
+        | (known["record_hash"] != known["record_hash_before"])
+    ).alias("changed")
+
+
+def _between(pairs: pl.DataFrame, kept: pl.Series) -> pl.DataFrame:
+    """The pairs whose two records are both in `kept`."""
+    return pairs.filter(pl.col("unique_id_l").is_in(kept) & pl.col("unique_id_r").is_in(kept))
 
 
 def _polars(table) -> pl.DataFrame:

@@ -1,0 +1,139 @@
+"""What an incremental run may reuse: unchanged sources, and the previous run's linkage.
+
+A source is unchanged when its fingerprint (its files' content, its entry in the sources file,
+its expectation suite and the code that reads it) equals the one recorded when it was last
+extracted and standardized with every ERROR check passing. The record is removed as soon as
+the source is extracted again and written back only after those checks pass, so a killed or
+failed run never leaves a stale "unchanged" behind.
+
+The linkage state is the model, one hash per record of what the model compared, and the
+pairs and review band it scored. It is reused only under the same linkage settings and code;
+`linkage.link` then scores only the pairs that involve a new or changed record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import polars as pl
+
+from whiteglove.config import LinkageConfig, SourceConfig, SourcesConfig
+from whiteglove.linkage import LinkageResult, PreviousLinkage
+
+FINGERPRINTS_DIR = "fingerprints"
+LINKAGE_STATE_DIR = "linkage_state"
+_PACKAGE = Path(__file__).resolve().parent
+# Settings that decide clusters, not scores: changing them does not make old scores wrong.
+_NOT_SCORING = {"match_threshold", "max_cluster_size", "decisions", "labels", "spark"}
+_CHUNK = 1 << 20
+
+
+def code_version() -> str:
+    """A digest of this package's code and of the libraries whose output it stores."""
+    import splink
+
+    digest = hashlib.sha256(f"polars {pl.__version__} splink {splink.__version__}".encode())
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: dict) -> str:
+    """Changes whenever re-extracting and re-standardizing `source` could give another result."""
+    digest = hashlib.sha256()
+    settings = {
+        "source": source.model_dump(mode="json"),
+        "defaults": config.defaults.model_dump(mode="json"),
+        "suite": suite,
+        "code": code_version(),
+    }
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    for path in config.files(source):
+        digest.update(f"\0{path.resolve()}\0{path.stat().st_size}\0".encode())
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def forget_fingerprint(work: Path, source: str) -> None:
+    """The source is being extracted again: it is no longer known to be unchanged."""
+    for suffix in (".json", ".pending"):
+        (work / FINGERPRINTS_DIR / f"{source}{suffix}").unlink(missing_ok=True)
+
+
+def stage_fingerprint(work: Path, source: str, fingerprint: str) -> None:
+    """The fingerprint of what was just extracted, confirmed once it passes validation."""
+    _write_atomically(work / FINGERPRINTS_DIR / f"{source}.pending", fingerprint)
+
+
+def confirm_fingerprint(work: Path, source: str) -> None:
+    pending = work / FINGERPRINTS_DIR / f"{source}.pending"
+    if pending.exists():
+        os.replace(pending, pending.with_suffix(".json"))
+
+
+def recorded_fingerprint(work: Path, source: str) -> str | None:
+    path = work / FINGERPRINTS_DIR / f"{source}.json"
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def linkage_key(config: LinkageConfig) -> str:
+    """Equal keys: pairs scored under one setting are scored the same under the other."""
+    settings = config.model_dump(mode="json", exclude=_NOT_SCORING)
+    text = json.dumps({"linkage": settings, "code": code_version()}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def save_linkage_state(work: Path, result: LinkageResult, key: str) -> None:
+    """Replace the stored linkage state with this run's, all files at once."""
+    target = work / LINKAGE_STATE_DIR
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    staging.mkdir(parents=True)
+    try:
+        (staging / "model.json").write_text(json.dumps(result.model_json), encoding="utf-8")
+        result.records.write_parquet(staging / "records.parquet")
+        result.pairs.write_parquet(staging / "pairs.parquet")
+        result.review.write_parquet(staging / "review.parquet")
+        # written last: a state folder without it is never read
+        (staging / "state.json").write_text(
+            json.dumps({"key": key, "rules": result.rules}), encoding="utf-8"
+        )
+        old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old.tmp")
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_linkage_state(work: Path, key: str) -> PreviousLinkage | None:
+    """The stored linkage state, if there is one and it was made under `key`."""
+    folder = work / LINKAGE_STATE_DIR
+    state_file = folder / "state.json"
+    if not state_file.exists():
+        return None
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    if state.get("key") != key:
+        return None
+    return PreviousLinkage(
+        model=json.loads((folder / "model.json").read_text(encoding="utf-8")),
+        records=pl.read_parquet(folder / "records.parquet"),
+        pairs=pl.read_parquet(folder / "pairs.parquet"),
+        review=pl.read_parquet(folder / "review.parquet"),
+        rules=list(state["rules"]),
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -78,6 +78,11 @@ def validate_asset(
     ]
 
 
+def passed_errors(results: list[AssetCheckResult]) -> bool:
+    """No ERROR check among `results` failed."""
+    return all(r.passed or r.severity != AssetCheckSeverity.ERROR for r in results)
+
+
 def _log(context: AssetExecutionContext, result: SuiteResult) -> None:
     for outcome in result.failed_errors:
         context.log.error(

@@ -3,7 +3,7 @@
 import polars as pl
 from dagster import AssetExecutionContext, AssetsDefinition, Output, asset
 
-from assets.checks import suite_check_specs, validate_asset
+from assets.checks import passed_errors, suite_check_specs, validate_asset
 from assets.metadata import table_metadata
 from pipelines.resources import WORK_DIR, WhiteGloveSettings
 from whiteglove.config import SourceConfig
@@ -36,7 +36,9 @@ def raw_source_asset(source: SourceConfig, suite: dict) -> AssetsDefinition:
         unparsed = frame.filter(pl.col("_parse_error").is_not_null()).height
         context.log.info(f"{source.name}: read {frame.height} rows, {unparsed} unparseable")
         yield Output(frame, metadata=table_metadata(frame, unparseable_rows=unparsed))
-        yield from validate_asset(context, settings, frame, suite, "raw")
-        stage_fingerprint(work, source.name, fingerprint)
+        results = validate_asset(context, settings, frame, suite, "raw")
+        yield from results
+        if passed_errors(results):
+            stage_fingerprint(work, source.name, fingerprint)
 
     return raw

@@ -2,7 +2,6 @@
 
 import polars as pl
 from dagster import (
-    AssetCheckSeverity,
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
@@ -11,11 +10,11 @@ from dagster import (
     asset,
 )
 
-from assets.checks import suite_check_specs, validate_asset
+from assets.checks import passed_errors, suite_check_specs, validate_asset
 from assets.metadata import table_metadata
-from pipelines.resources import WORK_DIR, WhiteGloveSettings
+from pipelines.resources import REUSED_TAG, WORK_DIR, WhiteGloveSettings
 from whiteglove.config import SourceConfig
-from whiteglove.incremental import confirm_fingerprint
+from whiteglove.incremental import confirm_fingerprint, demote_fingerprint, reuse_problems
 from whiteglove.quarantine import accepted, invalid_value_counts, rejected
 
 
@@ -40,6 +39,7 @@ def standardized_source_asset(source: SourceConfig, suite: dict) -> AssetsDefini
         from whiteglove.standardize import standardize_source
 
         config = settings.sources()
+        demote_fingerprint(settings.output / WORK_DIR, source.name)
         frame = standardize_source(raw, config.source(source.name), config.defaults.country)
         nulled = invalid_value_counts(frame)
         rejects = frame.filter(pl.col("_reasons").list.len() > 0).height
@@ -55,9 +55,9 @@ def standardized_source_asset(source: SourceConfig, suite: dict) -> AssetsDefini
         )
         results = validate_asset(context, settings, frame, suite, "standardized")
         yield from results
-        if all(r.passed or r.severity != AssetCheckSeverity.ERROR for r in results):
+        if passed_errors(results):
             # an incremental run may now reuse this source's tables while its files stay as
-            # they are (and the raw tables passed their ERROR checks, or this did not run)
+            # they are (a fingerprint is pending only if the raw tables passed theirs)
             confirm_fingerprint(settings.output / WORK_DIR, source.name)
 
     return standardized
@@ -72,7 +72,15 @@ def customer_records_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         ins=ins,
         description="All usable records of all sources in one canonical schema (linkage input).",
     )
-    def customer_records(**standardized: pl.DataFrame) -> Output[pl.DataFrame]:
+    def customer_records(
+        context: AssetExecutionContext, settings: WhiteGloveSettings, **standardized: pl.DataFrame
+    ) -> Output[pl.DataFrame]:
+        reused = [s for s in context.run.tags.get(REUSED_TAG, "").split(",") if s]
+        problems = reuse_problems(
+            settings.sources(), settings.output / WORK_DIR, list(standardized), reused
+        )
+        if problems:
+            raise RuntimeError("cannot use the stored source tables: " + "; ".join(problems))
         frame = accepted(list(standardized.values()))
         per_source = frame.group_by("source").len().sort("source")
         return Output(

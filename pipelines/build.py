@@ -55,8 +55,9 @@ def build_definitions(sources_path: Path, out_dir: Path) -> Definitions:
             inbox_sensor(
                 inbox,
                 BUILD_JOB,
-                # decided when a tick finds arrivals: the sources file as it is then
-                incremental=lambda: incremental_selection(load_sources(sources_path), out_dir),
+                # decided when a tick finds arrivals, for the graph this location loaded; the
+                # run checks again when it starts (see the customer_records asset)
+                incremental=lambda: incremental_selection(config, out_dir),
             )
         ],
         # Runs from the UI, a schedule or a sensor execute like `whiteglove run`: one process,

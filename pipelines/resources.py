@@ -16,6 +16,7 @@ WORK_DIR = ".work"
 # selection, and linkage scores only pairs with a new or changed record (see
 # pipelines/incremental.py). Every other run rebuilds everything and retrains.
 INCREMENTAL_TAG = "whiteglove/incremental"
+REUSED_TAG = "whiteglove/reused_sources"  # the sources such a run does not rebuild
 
 
 class WhiteGloveSettings(ConfigurableResource):

@@ -14,7 +14,7 @@ from dagster import DagsterInstance
 
 from pipelines.build import BUILD_JOB, build_definitions
 from pipelines.incremental import incremental_selection
-from pipelines.resources import INCREMENTAL_TAG, WORK_DIR
+from pipelines.resources import INCREMENTAL_TAG, REUSED_TAG, WORK_DIR
 from whiteglove.config import load_sources
 from whiteglove.publish import (
     PUBLISH_LOCK,
@@ -82,7 +82,7 @@ def run_pipeline(
             selection, tags = None, {}
             if incremental:
                 selection, reused = incremental_selection(load_sources(sources), folder)
-                tags = {INCREMENTAL_TAG: "true", "whiteglove/reused_sources": ",".join(reused)}
+                tags = {INCREMENTAL_TAG: "true", REUSED_TAG: ",".join(reused)}
             with _instance(instance) as active:
                 result = job.execute_in_process(
                     instance=active,

@@ -38,7 +38,7 @@ from dagster import (
     sensor,
 )
 
-from pipelines.resources import INCREMENTAL_TAG
+from pipelines.resources import INCREMENTAL_TAG, REUSED_TAG
 from pipelines.schedules import TRIGGER_TAG
 
 INBOX_SENSOR = "inbox_arrivals"
@@ -159,8 +159,13 @@ def inbox_sensor(
         }
         selection = None
         if incremental is not None:
-            selection, reused = incremental()
-            tags |= {INCREMENTAL_TAG: "true", "whiteglove/reused_sources": ",".join(reused)}
+            try:
+                selection, reused = incremental()
+                tags |= {INCREMENTAL_TAG: "true", REUSED_TAG: ",".join(reused)}
+            except Exception as exc:  # noqa: BLE001 - the run reports it better than a tick
+                # a full run: if the sources file is broken, that run says so, with the
+                # problems named, instead of this tick failing every minute
+                context.log.warning(f"planning an incremental run failed ({exc}); full run")
         request = RunRequest(run_key=run_key(scan), tags=tags, asset_selection=selection)
         return SensorResult(run_requests=[request], cursor=cursor)
 

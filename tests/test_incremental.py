@@ -1,14 +1,18 @@
 """Incremental runs: only what a changed source feeds is rebuilt, with the saved model."""
 
+import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from pipelines.build import BUILD_JOB, build_definitions
+from pipelines.incremental import incremental_selection
+from pipelines.resources import INCREMENTAL_TAG, REUSED_TAG
 from pipelines.runner import RunOutcome, run_pipeline
 from tests.conftest import make_sample
-from whiteglove.config import load_sources
+from whiteglove.config import LinkageConfig, load_sources
 from whiteglove.evaluation import pairwise_scores
 from whiteglove.incremental import (
     confirm_fingerprint,
@@ -17,6 +21,7 @@ from whiteglove.incremental import (
     source_fingerprint,
     stage_fingerprint,
 )
+from whiteglove.linkage import PreviousLinkage, link
 
 PEOPLE = 600
 SEED = 20261205
@@ -153,9 +158,11 @@ def test_incremental_links_as_well_as_a_full_rebuild(runs, sample, tmp_path):
     assert incremental.f1 >= rebuilt.f1 - 0.01
 
 
-def test_a_full_run_rebuilds_everything_and_retrains(runs, sample):
+def test_a_full_run_rebuilds_everything_and_retrains(runs, sample, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(runs["out"], out, symlinks=True)  # the module's folder stays as it was
     with DagsterInstance.ephemeral() as instance:
-        again = run(sample, runs["out"], instance, incremental=False)
+        again = run(sample, out, instance, incremental=False)
         event = instance.get_latest_materialization_event(AssetKey("match_pairs"))
     assert {f"raw_{n}" for n in UNCHANGED} <= set(again.materialized)
     assert event.asset_materialization.metadata["mode"].value == "trained"
@@ -188,3 +195,78 @@ def test_a_fingerprint_counts_only_once_validation_passed(tmp_path):
     assert recorded_fingerprint(tmp_path, "crm") is None
     confirm_fingerprint(tmp_path, "crm")
     assert recorded_fingerprint(tmp_path, "crm") is None
+
+
+IDENTITY = [
+    "first_name", "last_name", "full_name", "email", "phone", "date_of_birth", "national_id",
+    "address_line", "city", "postcode",
+]  # fmt: skip
+
+
+def test_incremental_pairs_are_those_a_full_scoring_gives(runs, tmp_path):
+    """Old pairs between unchanged records kept, every pair of a changed record scored anew."""
+    records = pl.read_parquet(runs["out"] / ".work" / "customer_records.parquet")
+    model = tmp_path / "model.json"
+    shutil.copy(runs["out"] / "model.json", model)
+    config = LinkageConfig()
+    before = records.head(records.height - 50)  # 50 records arrive later
+    first = link(before, config, model)
+    previous = PreviousLinkage(
+        first.model_json, first.records, first.pairs, first.review, first.design
+    )
+    # and a record of the first run that had pairs takes on another customer's identity:
+    # none of its old pairs may survive
+    moved = first.pairs.sort("match_probability")["unique_id_l"][-1]
+    donor = records.filter(pl.col("record_key") != moved).row(0, named=True)
+    after = records.with_columns(
+        pl.when(pl.col("record_key") == moved).then(pl.lit(donor[c])).otherwise(pl.col(c)).alias(c)
+        for c in IDENTITY
+    )
+
+    incremental = link(after, config, previous=previous)
+    full = link(after, config, model)
+
+    assert incremental.mode == "incremental" and full.mode == "loaded"
+    assert incremental.records_rescored == 51
+    keys = ["unique_id_l", "unique_id_r"]
+    assert incremental.pairs.select(keys).is_duplicated().sum() == 0
+    assert incremental.review.select(keys).is_duplicated().sum() == 0
+
+    def pairs(result) -> set[tuple[str, str]]:
+        return set(result.pairs.select(keys).iter_rows())
+
+    differ = pairs(incremental) ^ pairs(full)
+    print(f"\n{len(differ)} of {full.pairs.height} pairs differ (term frequencies of the day)")
+    assert len(differ) <= 0.005 * full.pairs.height
+    assert not {p for p in differ if moved in p}
+    with_moved = pl.col("unique_id_l").eq(moved) | pl.col("unique_id_r").eq(moved)
+    assert pairs(first) & {p for p in pairs(first) if moved in p}  # it had pairs before
+    assert incremental.pairs.filter(with_moved).height == full.pairs.filter(with_moved).height
+
+
+def test_a_run_refuses_reused_tables_that_no_longer_match(runs, sample, tmp_path):
+    """A run planned to reuse crm, started after crm changed, fails and publishes nothing."""
+    out = tmp_path / "out"
+    shutil.copytree(runs["out"], out, symlinks=True)
+    published = (out / "golden_customers.parquet").read_bytes()
+    crm = sample.parent / "exports" / "crm.csv"
+    original = crm.read_bytes()
+    keys, reused = incremental_selection(load_sources(sample), out)
+    assert "crm" in reused
+    try:
+        crm.write_bytes(original[: original.rindex(b"\n", 0, -1) + 1])  # one row fewer
+        job = build_definitions(sample, out).resolve_job_def(BUILD_JOB)
+        with DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                asset_selection=keys,
+                tags={INCREMENTAL_TAG: "true", REUSED_TAG: ",".join(reused)},
+            )
+    finally:
+        crm.write_bytes(original)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "customer_records"
+    assert "'crm' changed" in str(failure.step_failure_data.error)
+    assert (out / "golden_customers.parquet").read_bytes() == published

@@ -1,10 +1,12 @@
 """What an incremental run may reuse: unchanged sources, and the previous run's linkage.
 
 A source is unchanged when its fingerprint (its files' content, its entry in the sources file,
-its expectation suite and the code that reads it) equals the one recorded when it was last
-extracted and standardized with every ERROR check passing. The record is removed as soon as
-the source is extracted again and written back only after those checks pass, so a killed or
-failed run never leaves a stale "unchanged" behind.
+its expectation suite, whiteglove's code and library versions) equals the one recorded when
+it was last extracted and standardized with every ERROR check passing. The record is
+withdrawn as soon as the source is extracted or standardized again and confirmed only after
+those checks pass, so a killed or failed run never leaves a stale "unchanged" behind. Values
+judged against today's date (birth dates in the future, "today" bounds in suites) are judged
+again only when a source is rebuilt; a full run rebuilds every source.
 
 The linkage state is the model, one hash per record of what the model compared, and the
 pairs and review band it scored. It is reused only under the same linkage settings and code;
@@ -13,35 +15,52 @@ pairs and review band it scored. It is reused only under the same linkage settin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
 import uuid
+from importlib import metadata
 from pathlib import Path
 
 import polars as pl
 
 from whiteglove.config import LinkageConfig, SourceConfig, SourcesConfig
 from whiteglove.linkage import LinkageResult, PreviousLinkage
+from whiteglove.validation import suite_for
 
 FINGERPRINTS_DIR = "fingerprints"
 LINKAGE_STATE_DIR = "linkage_state"
-_PACKAGE = Path(__file__).resolve().parent
-# Settings that decide clusters, not scores: changing them does not make old scores wrong.
-_NOT_SCORING = {"match_threshold", "max_cluster_size", "decisions", "labels", "spark"}
+_PROJECT = Path(__file__).resolve().parent.parent
+# Settings that decide clusters, not scores or the stored review band: changing them does not
+# make what the previous run stored wrong.
+_NOT_SCORING = {"max_cluster_size", "decisions", "labels", "spark"}
+# Libraries whose output is stored in reused tables or states; a new version rebuilds them.
+_LIBRARIES = ["polars", "pyarrow", "duckdb", "splink", "phonenumbers", "great_expectations"]
+# The code that writes what is reused: the domain package and the assets and pipelines.
+_CODE_DIRS = ["whiteglove", "assets", "pipelines"]
 _CHUNK = 1 << 20
 
 
+@functools.cache
 def code_version() -> str:
-    """A digest of this package's code and of the libraries whose output it stores."""
-    import splink
-
-    digest = hashlib.sha256(f"polars {pl.__version__} splink {splink.__version__}".encode())
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        digest.update(path.relative_to(_PACKAGE).as_posix().encode())
-        digest.update(path.read_bytes())
+    """A digest of whiteglove's code and of the libraries whose output it stores."""
+    digest = hashlib.sha256()
+    for name in _LIBRARIES:
+        digest.update(f"{name} {_version(name)}\n".encode())
+    for folder in _CODE_DIRS:
+        for path in sorted((_PROJECT / folder).rglob("*.py")):
+            digest.update(path.relative_to(_PROJECT).as_posix().encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "absent"
 
 
 def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: dict) -> str:
@@ -73,6 +92,13 @@ def stage_fingerprint(work: Path, source: str, fingerprint: str) -> None:
     _write_atomically(work / FINGERPRINTS_DIR / f"{source}.pending", fingerprint)
 
 
+def demote_fingerprint(work: Path, source: str) -> None:
+    """The source is being standardized again: unconfirmed until that passes validation."""
+    confirmed = work / FINGERPRINTS_DIR / f"{source}.json"
+    if confirmed.exists():
+        os.replace(confirmed, confirmed.with_suffix(".pending"))
+
+
 def confirm_fingerprint(work: Path, source: str) -> None:
     pending = work / FINGERPRINTS_DIR / f"{source}.pending"
     if pending.exists():
@@ -82,6 +108,39 @@ def confirm_fingerprint(work: Path, source: str) -> None:
 def recorded_fingerprint(work: Path, source: str) -> str | None:
     path = work / FINGERPRINTS_DIR / f"{source}.json"
     return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def reuse_problems(
+    config: SourcesConfig, work: Path, graph_sources: list[str], reused: list[str]
+) -> list[str]:
+    """Why a run cannot use the stored tables it was planned to reuse (none: it can).
+
+    Checked when the run reaches the union of sources: between the moment a run is planned
+    (a sensor tick) and the moment it runs, an export, the sources file or a failed run may
+    have made a stored table something a rebuild would not give.
+    """
+    known = {s.name for s in config.sources}
+    problems = [
+        f"source {name!r} is in the loaded code location but no longer in the sources file; "
+        "reload the definitions"
+        for name in graph_sources
+        if name not in known
+    ]
+    for name in reused:
+        if name not in known:
+            continue
+        source = config.source(name)
+        try:
+            current = source_fingerprint(config, source, suite_for(config, name))
+        except OSError as exc:
+            problems.append(f"source {name!r}: {exc}")
+            continue
+        if recorded_fingerprint(work, name) != current:
+            problems.append(
+                f"source {name!r} changed (or failed validation) after this run was planned "
+                "to reuse it; the next run rebuilds it"
+            )
+    return problems
 
 
 def linkage_key(config: LinkageConfig) -> str:
@@ -103,7 +162,7 @@ def save_linkage_state(work: Path, result: LinkageResult, key: str) -> None:
         result.review.write_parquet(staging / "review.parquet")
         # written last: a state folder without it is never read
         (staging / "state.json").write_text(
-            json.dumps({"key": key, "rules": result.rules}), encoding="utf-8"
+            json.dumps({"key": key, "design": result.design}), encoding="utf-8"
         )
         old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old.tmp")
         if target.exists():
@@ -128,7 +187,7 @@ def load_linkage_state(work: Path, key: str) -> PreviousLinkage | None:
         records=pl.read_parquet(folder / "records.parquet"),
         pairs=pl.read_parquet(folder / "pairs.parquet"),
         review=pl.read_parquet(folder / "review.parquet"),
-        rules=list(state["rules"]),
+        design=list(state.get("design", [])),
     )
 
 

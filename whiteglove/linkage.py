@@ -75,7 +75,7 @@ class LinkageResult:
     review: pl.DataFrame  # pairs between the review and match thresholds, with reasons
     left_out_rules: dict[str, int]  # derived blocking rules too costly at this size
     records: pl.DataFrame  # unique_id, record_hash: what each record looked like when linked
-    rules: list[str]  # the blocking rules that generated the pairs
+    design: list[str]  # blocking rules and compared fields: what decides which pairs exist
     mode: str  # "trained", "loaded" (linkage.model) or "incremental"
     records_rescored: int  # records whose pairs were scored in this run
 
@@ -88,7 +88,7 @@ class PreviousLinkage:
     records: pl.DataFrame  # unique_id, record_hash
     pairs: pl.DataFrame
     review: pl.DataFrame
-    rules: list[str]
+    design: list[str]
 
 
 def record_hashes(frame: pl.DataFrame) -> pl.DataFrame:
@@ -344,8 +344,8 @@ def link(
             raise LinkageError(f"every derived blocking rule exceeds {budget:,} comparisons")
 
     hashes = record_hashes(frame)
-    labels = [r.label for r in rules]
-    incremental = previous is not None and _can_continue(previous, labels, model_path)
+    design = [r.label for r in rules] + ["fields: " + ", ".join(sorted(present))]
+    incremental = previous is not None and _can_continue(previous, design, model_path)
     if incremental:
         assert previous is not None
         changed = _changed_records(hashes, previous.records)
@@ -361,7 +361,7 @@ def link(
                 old_review,
                 dropped,
                 hashes,
-                labels,
+                design,
                 "incremental",
                 0,
             )
@@ -425,16 +425,16 @@ def link(
         review=review,
         left_out_rules=dropped,
         records=hashes,
-        rules=labels,
+        design=design,
         mode=mode,
         records_rescored=rescored,
     )
 
 
-def _can_continue(previous: PreviousLinkage, rules: list[str], model_path: Path | None) -> bool:
-    """Whether the previous run's pairs can be kept: same blocking rules, same model."""
-    if previous.rules != rules:
-        log.info("blocking rules changed since the previous run: scoring every pair")
+def _can_continue(previous: PreviousLinkage, design: list[str], model_path: Path | None) -> bool:
+    """Whether the previous run's pairs can be kept: same blocking, fields and model."""
+    if previous.design != design:
+        log.info("blocking rules or compared fields changed since the previous run: full scoring")
         return False
     if model_path is not None:
         saved = json.loads(model_path.read_text(encoding="utf-8"))
@@ -446,7 +446,9 @@ def _can_continue(previous: PreviousLinkage, rules: list[str], model_path: Path 
 
 def _changed_records(current: pl.DataFrame, previous: pl.DataFrame) -> pl.Series:
     """For each current record, in order: new, or compared values differ from before."""
-    known = current.join(previous, on="unique_id", how="left", suffix="_before")
+    known = current.join(
+        previous, on="unique_id", how="left", suffix="_before", maintain_order="left"
+    )
     return (
         known["record_hash_before"].is_null()
         | (known["record_hash"] != known["record_hash_before"])

@@ -9,8 +9,7 @@ from dagster import AssetKey
 from assets import build_assets
 from pipelines.resources import WORK_DIR
 from whiteglove.config import SourcesConfig
-from whiteglove.incremental import recorded_fingerprint, source_fingerprint
-from whiteglove.validation import suite_for
+from whiteglove.incremental import is_unchanged
 
 
 def unchanged_sources(config: SourcesConfig, out_dir: Path) -> list[str]:
@@ -19,14 +18,7 @@ def unchanged_sources(config: SourcesConfig, out_dir: Path) -> list[str]:
     unchanged = []
     for source in config.sources:
         stored = [work / f"{stage}_{source.name}.parquet" for stage in ("raw", "standardized")]
-        if not all(p.exists() for p in stored):
-            continue
-        recorded = recorded_fingerprint(work, source.name)
-        try:
-            current = source_fingerprint(config, source, suite_for(config, source.name))
-        except OSError:  # a file vanished while we looked: let the run say so
-            continue
-        if recorded == current:
+        if all(p.exists() for p in stored) and is_unchanged(config, work, source.name):
             unchanged.append(source.name)
     return unchanged
 

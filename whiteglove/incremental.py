@@ -110,6 +110,15 @@ def recorded_fingerprint(work: Path, source: str) -> str | None:
     return path.read_text(encoding="utf-8").strip() if path.exists() else None
 
 
+def is_unchanged(config: SourcesConfig, work: Path, name: str) -> bool:
+    """Whether source `name` is as it was when last built and validated without ERRORs."""
+    try:
+        current = source_fingerprint(config, config.source(name), suite_for(config, name))
+    except OSError:  # a file vanished while we looked: not known to be unchanged
+        return False
+    return recorded_fingerprint(work, name) == current
+
+
 def reuse_problems(
     config: SourcesConfig, work: Path, graph_sources: list[str], reused: list[str]
 ) -> list[str]:
@@ -127,15 +136,7 @@ def reuse_problems(
         if name not in known
     ]
     for name in reused:
-        if name not in known:
-            continue
-        source = config.source(name)
-        try:
-            current = source_fingerprint(config, source, suite_for(config, name))
-        except OSError as exc:
-            problems.append(f"source {name!r}: {exc}")
-            continue
-        if recorded_fingerprint(work, name) != current:
+        if name in known and not is_unchanged(config, work, name):
             problems.append(
                 f"source {name!r} changed (or failed validation) after this run was planned "
                 "to reuse it; the next run rebuilds it"

@@ -57,6 +57,10 @@ def _run(sources: Path, out_dir: Path, quiet: bool, incremental: bool = False) -
             print(f"  - {failure}", file=sys.stderr)
         return 1
     print(format_summary(outcome.summary or {}, out_dir))
+    if incremental:
+        sources = (outcome.summary or {}).get("sources", {})
+        reused = [name for name in sources if f"raw_{name}" not in outcome.materialized]
+        print(f"  reused unchanged: {', '.join(reused) or 'none'}")
     return 0
 
 

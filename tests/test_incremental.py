@@ -8,6 +8,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from pipelines.build import BUILD_JOB, build_definitions
+from pipelines.cli import main
 from pipelines.incremental import incremental_selection
 from pipelines.resources import INCREMENTAL_TAG, REUSED_TAG
 from pipelines.runner import RunOutcome, run_pipeline
@@ -270,3 +271,14 @@ def test_a_run_refuses_reused_tables_that_no_longer_match(runs, sample, tmp_path
     assert failure.step_key == "customer_records"
     assert "'crm' changed" in str(failure.step_failure_data.error)
     assert (out / "golden_customers.parquet").read_bytes() == published
+
+
+def test_the_command_line_runs_incrementally_and_says_what_it_reused(
+    runs, sample, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    shutil.copytree(runs["out"], out, symlinks=True)
+    assert (
+        main(["run", "--sources", str(sample), "--out", str(out), "--quiet", "--incremental"]) == 0
+    )
+    assert "reused unchanged: crm, billing, marketing, support" in capsys.readouterr().out

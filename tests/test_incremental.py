@@ -274,8 +274,9 @@ def test_a_run_refuses_reused_tables_that_no_longer_match(runs, sample, tmp_path
 
 
 def test_the_command_line_runs_incrementally_and_says_what_it_reused(
-    runs, sample, tmp_path, capsys
+    runs, sample, tmp_path, capsys, monkeypatch
 ):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # an ephemeral instance, not the user's
     out = tmp_path / "out"
     shutil.copytree(runs["out"], out, symlinks=True)
     assert (

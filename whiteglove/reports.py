@@ -18,6 +18,7 @@ import html
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -369,6 +370,21 @@ def _dq_summary(metrics: dict, sources: list[str], colors: dict) -> str:
     return cards + _table(head, "".join(body) + total) + note
 
 
+def _field_source_table(
+    sources, fields, prof, cell: Callable[[str, str, dict], str | None], missing: str
+) -> str:
+    """Fields (rows) by sources (columns); `cell` renders one profile, None where it has none."""
+    body = []
+    for f in fields:
+        cells = []
+        for s in sources:
+            r = prof.get((s, f))
+            html = cell(s, f, r) if r is not None else None
+            cells.append(html or _td(f'<span class="muted">{missing}</span>', num=True))
+        body.append("<tr>" + _td(_field_label(f)) + "".join(cells) + "</tr>")
+    return _table(_thead(["Field", *sources], num_from=1), "".join(body))
+
+
 def _dq_completeness(sources, fields, prof, colors) -> str:
     if not fields:
         return '<p class="empty">No profiles were given.</p>'
@@ -376,25 +392,19 @@ def _dq_completeness(sources, fields, prof, colors) -> str:
         '<p class="lead">Share of accepted rows with a value, per source and field. '
         "Values nulled as invalid count as missing here (see Validity).</p>"
     )
-    head = _thead(["Field", *sources], num_from=1)
-    body = []
-    for f in fields:
-        cells = []
-        for s in sources:
-            r = prof.get((s, f))
-            if r is None:
-                cells.append(_td('<span class="muted">n/a</span>', num=True))
-            else:
-                tip = f"{s} · {f}: {r['non_null']:,} of {r['rows']:,} rows"
-                cells.append(_heat_td(r["completeness"], title=tip))
-        body.append("<tr>" + _td(_field_label(f)) + "".join(cells) + "</tr>")
+
+    def cell(s: str, f: str, r: dict) -> str:
+        tip = f"{s} · {f}: {r['non_null']:,} of {r['rows']:,} rows"
+        return _heat_td(r["completeness"], title=tip)
+
     values = {
         (f, s): prof[(s, f)]["completeness"] for f in fields for s in sources if (s, f) in prof
     }
     chart = _svg_grouped_bars(
         fields, sources, values, colors, title="Completeness by field and source"
     )
-    return lead + _scale_legend() + _table(head, "".join(body)) + chart
+    table = _field_source_table(sources, fields, prof, cell, missing="n/a")
+    return lead + _scale_legend() + table + chart
 
 
 def _dq_validity(sources, fields, prof) -> str:
@@ -412,29 +422,19 @@ def _dq_validity(sources, fields, prof) -> str:
         "(valid / (valid + nulled as invalid)). Invalid values are nulled, never guessed; the "
         "count of nulled values is shown beside each rate.</p>"
     )
-    head = _thead(["Field", *sources], num_from=1)
-    body = []
-    for f in judged:
-        cells = []
-        for s in sources:
-            r = prof.get((s, f))
-            if r is None or r["validity"] is None:
-                cells.append(_td('<span class="muted">—</span>', num=True))
-                continue
-            extra = (
-                f' <span class="sub">({r["invalid_nulled"]:,} nulled)</span>'
-                if r["invalid_nulled"]
-                else ""
-            )
-            cells.append(
-                _heat_td(
-                    r["validity"],
-                    extra=extra,
-                    title=f"{s} · {f}: {r['invalid_nulled']:,} invalid value(s) nulled",
-                )
-            )
-        body.append("<tr>" + _td(_field_label(f)) + "".join(cells) + "</tr>")
-    return lead + _table(head, "".join(body))
+
+    def cell(s: str, f: str, r: dict) -> str | None:
+        if r["validity"] is None:
+            return None
+        extra = (
+            f' <span class="sub">({r["invalid_nulled"]:,} nulled)</span>'
+            if r["invalid_nulled"]
+            else ""
+        )
+        title = f"{s} · {f}: {r['invalid_nulled']:,} invalid value(s) nulled"
+        return _heat_td(r["validity"], extra=extra, title=title)
+
+    return lead + _field_source_table(sources, judged, prof, cell, missing="—")
 
 
 def _dq_distinct(sources, fields, prof) -> str:
@@ -444,20 +444,13 @@ def _dq_distinct(sources, fields, prof) -> str:
         '<p class="lead">Distinct non-null values per field. The ratio to non-null values '
         "hints at shared or placeholder values (e.g. one email used by many rows).</p>"
     )
-    head = _thead(["Field", *sources], num_from=1)
-    body = []
-    for f in fields:
-        cells = []
-        for s in sources:
-            r = prof.get((s, f))
-            if r is None:
-                cells.append(_td('<span class="muted">n/a</span>', num=True))
-                continue
-            ratio = r["distinct"] / r["non_null"] if r["non_null"] else None
-            sub = f' <span class="sub">{_pct(ratio)}</span>' if ratio is not None else ""
-            cells.append(_td(_int(r["distinct"]) + sub, num=True))
-        body.append("<tr>" + _td(_field_label(f)) + "".join(cells) + "</tr>")
-    return lead + _table(head, "".join(body))
+
+    def cell(s: str, f: str, r: dict) -> str:
+        ratio = r["distinct"] / r["non_null"] if r["non_null"] else None
+        sub = f' <span class="sub">{_pct(ratio)}</span>' if ratio is not None else ""
+        return _td(_int(r["distinct"]) + sub, num=True)
+
+    return lead + _field_source_table(sources, fields, prof, cell, missing="n/a")
 
 
 def _dq_expectations(outcomes: list[dict], metrics: dict) -> str:

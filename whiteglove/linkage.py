@@ -43,6 +43,7 @@ MATCH_COLUMNS = [
     "email",
     "email_user",
     "email_user_with_digits",
+    "email_digits",
     "phone",
     "date_of_birth",
     "national_id",
@@ -129,6 +130,9 @@ def match_frame(records: pl.DataFrame) -> pl.DataFrame:
         # a username with digits (monicagr2005) is rarely shared by two namesakes, unlike the
         # bare name-built ones (monica.gonzalez)
         pl.col("email").str.extract(r"^([^@]*[0-9][^@]*)@").alias("email_user_with_digits"),
+        # the digits of an address, "" when it has none: juan_sanchez26 and juan_sanchez36
+        # are one character apart, and usually two people
+        pl.col("email").str.replace_all(r"[^0-9]", "").alias("email_digits"),
         "phone",
         "date_of_birth",
         "national_id",
@@ -206,7 +210,9 @@ def build_comparisons(present: set[str]) -> list:
                     cll.ExactMatchLevel("email_user_with_digits").configure(
                         label_for_charts="Same username with digits, other domain"
                     ),
-                    cll.LevenshteinLevel("email", 1).configure(label_for_charts="One typo"),
+                    cll.And(
+                        cll.LevenshteinLevel("email", 1), cll.ExactMatchLevel("email_digits")
+                    ).configure(label_for_charts="One typo, same digits"),
                     cll.ElseLevel(),
                 ],
             )

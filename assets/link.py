@@ -126,6 +126,7 @@ def clusters(
         config.max_cluster_size,
         decisions=decisions,
         strong=strong,
+        one_per_customer=tuple(config.one_record_per_customer),
     )
     if result.still_implausible:
         context.log.warning(
@@ -181,7 +182,12 @@ def linkage_accuracy(
     curve = []
     for threshold in CURVE_THRESHOLDS:
         at = cluster_records(
-            customer_records, match_pairs, threshold, config.max_cluster_size, strong=strong
+            customer_records,
+            match_pairs,
+            threshold,
+            config.max_cluster_size,
+            strong=strong,
+            one_per_customer=tuple(config.one_record_per_customer),
         )
         point = pairwise_scores(at.clusters.rename({"cluster_id": "cluster"}), truth)
         curve.append({"threshold": threshold, "precision": point.precision, "recall": point.recall})

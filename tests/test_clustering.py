@@ -48,6 +48,46 @@ def test_a_weak_link_between_two_birth_dates_is_cut():
     assert result.split == 1 and result.still_implausible == []
 
 
+def test_a_split_keeps_the_confident_links_that_do_not_conflict():
+    # one wrong but confident link (b-c, 0.995) joins two people; x belongs to a (0.996).
+    # Cutting everything below the wrong link would strand x; only the wrong link goes.
+    recs = records(
+        ("a", date(1980, 1, 2)),
+        ("b", None),
+        ("x", None),
+        ("c", None),
+        ("d", date(1975, 6, 7)),
+    )
+    links = pairs(("a", "b", 0.9999), ("x", "a", 0.996), ("b", "c", 0.995), ("c", "d", 0.9999))
+    result = cluster_records(recs, links, 0.5, max_cluster_size=50)
+    assert together(result, "a", "b") and together(result, "a", "x")
+    assert together(result, "c", "d") and not together(result, "b", "c")
+    assert result.split == 1 and result.still_implausible == []
+
+
+def test_two_records_of_a_one_per_customer_source_are_two_customers():
+    recs = pl.DataFrame(
+        {
+            "record_key": ["billing:1", "billing:2", "support:1", "support:2"],
+            "source": ["billing", "billing", "support", "support"],
+            "date_of_birth": [None, None, None, None],
+        },
+        schema_overrides={"date_of_birth": pl.Date},
+    )
+    # a support ticket links both accounts; the stronger link keeps it
+    links = pairs(
+        ("billing:1", "support:1", 0.999),
+        ("support:1", "billing:2", 0.995),
+        ("support:2", "billing:2", 0.999),
+    )
+    plain = cluster_records(recs, links, 0.5, max_cluster_size=50)
+    assert plain.clusters["cluster_id"].n_unique() == 1
+    guarded = cluster_records(recs, links, 0.5, max_cluster_size=50, one_per_customer=("billing",))
+    assert together(guarded, "billing:1", "support:1")
+    assert together(guarded, "billing:2", "support:2")
+    assert not together(guarded, "billing:1", "billing:2")
+
+
 def test_a_birth_date_typo_is_not_a_conflict():
     # a day/month swap and a one-digit slip of the same date
     recs = records(("a", date(1980, 3, 2)), ("b", date(1980, 2, 3)), ("c", date(1980, 3, 3)))

@@ -112,3 +112,10 @@ def test_unknown_key_does_not_hide_a_missing_column(tmp_path):
     found = problems(path)
     assert "sources[0] (crm).colour: unknown key" in found
     assert any("'Correo'" in p and "crm.csv" in p for p in found)
+
+
+def test_one_record_per_customer_must_name_a_source(tmp_path):
+    found = problems(
+        write(tmp_path, {"sources": [crm()], "linkage": {"one_record_per_customer": ["bling"]}})
+    )
+    assert any("one_record_per_customer" in p and "bling" in p for p in found)

@@ -2,9 +2,12 @@
 
 Plain connected components over pairwise matches chain namesakes together as data grows: one
 wrong link joins two people, and each of them brings their own links. So after the first
-pass, a cluster that is implausible (larger than `max_cluster_size`, or holding two different
-birth dates) is re-clustered from its own strongest links only, at stricter and stricter
-thresholds, until it is plausible. Steward decisions force or forbid single links first.
+pass, a cluster that is implausible (larger than `max_cluster_size`, holding two values of a
+strong identifier such as a birth date, or two records of a source that holds one record per
+customer) is rebuilt from its confident links, strongest first, skipping every link that
+would make the growing cluster implausible. A wrong link is dropped where it conflicts with
+stronger evidence; the right links around it stay. Steward decisions force or forbid single
+links first.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-# Thresholds tried, in order, on clusters that are still implausible.
-STRICTER = (0.99, 0.999, 0.9999, 0.99999, 0.999999)
+# An implausible cluster is rebuilt from links at least this probable (or the match threshold,
+# if higher): in a cluster that already joins two people, a merely likely link is not enough.
+CONFIDENT = 0.99
 
 
 @dataclass
@@ -41,33 +45,45 @@ def cluster_records(
     max_cluster_size: int,
     decisions: pl.DataFrame | None = None,
     strong: tuple[str, ...] = ("date_of_birth",),
+    one_per_customer: tuple[str, ...] = (),
 ) -> Clustering:
-    """record_key -> cluster_id for `records` (record_key and the `strong` columns).
+    """record_key -> cluster_id for `records` (record_key, the `strong` columns, and source).
 
     `pairs`: unique_id_l, unique_id_r, match_probability. `decisions`: record_key_l,
     record_key_r, decision ('match' or 'no_match'). `strong`: identifiers one person has
     one value of (birth date, national id); two values more than a typo apart make a
-    cluster implausible.
+    cluster implausible. `one_per_customer`: sources with at most one record per customer.
     """
-    keys = records.select("record_key", *strong).sort("record_key")
+    limits = _Limits(max_cluster_size, strong, frozenset(one_per_customer))
+    source = pl.col("source") if one_per_customer else pl.lit(None, pl.String).alias("source")
+    keys = records.select("record_key", *strong, source).sort("record_key")
     index = keys.with_row_index("node").select("record_key", "node")
     edges = _edges(pairs, index)
     forced = forbidden = 0
     if decisions is not None and decisions.height:
         edges, forced, forbidden = _apply_decisions(edges, decisions, index)
 
-    labels = _components(keys.height, edges.filter(pl.col("p") >= threshold))
-    bad = _implausible(keys, labels, max_cluster_size, strong)
+    linked = edges.filter(pl.col("p") >= threshold)
+    labels = _components(keys.height, linked)
+    bad = _implausible(keys, labels, limits)
     split = int(bad.size)
-    for stricter in (t for t in STRICTER if t > threshold):
-        if not bad.size:
-            break
-        labels = _recluster(labels, bad, edges.filter(pl.col("p") >= stricter), keys.height)
-        bad = _implausible(keys, labels, max_cluster_size, strong)
+    if bad.size:
+        confident = linked.filter((pl.col("p") >= max(threshold, CONFIDENT)) | pl.col("forced"))
+        labels = _rebuild(labels, bad, confident, keys, limits)
+        bad = _implausible(keys, labels, limits)
     sizes = np.bincount(labels)
     remaining = sorted((int(sizes[b]) for b in bad), reverse=True)
     clusters = keys.select("record_key").with_columns(pl.Series("cluster_id", labels))
     return Clustering(clusters, split, remaining, forced, forbidden)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """What no single customer's cluster can hold."""
+
+    max_size: int
+    strong: tuple[str, ...]
+    one_per_customer: frozenset[str]
 
 
 def _edges(pairs: pl.DataFrame, index: pl.DataFrame) -> pl.DataFrame:
@@ -75,7 +91,7 @@ def _edges(pairs: pl.DataFrame, index: pl.DataFrame) -> pl.DataFrame:
         pairs.select("unique_id_l", "unique_id_r", pl.col("match_probability").alias("p"))
         .join(index.rename({"record_key": "unique_id_l", "node": "a"}), on="unique_id_l")
         .join(index.rename({"record_key": "unique_id_r", "node": "b"}), on="unique_id_r")
-        .select("a", "b", "p")
+        .select("a", "b", "p", pl.lit(False).alias("forced"))
     )
 
 
@@ -94,7 +110,9 @@ def _apply_decisions(
         pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b")
     )
     forbid = decided.filter(pl.col("decision") == "no_match").select("a", "b")
-    force = decided.filter(pl.col("decision") == "match").select("a", "b", pl.lit(1.0).alias("p"))
+    force = decided.filter(pl.col("decision") == "match").select(
+        "a", "b", pl.lit(1.0).alias("p"), pl.lit(True).alias("forced")
+    )
     kept = ordered.join(forbid, on=["a", "b"], how="anti").join(force, on=["a", "b"], how="anti")
     return pl.concat([kept, force]), force.height, forbid.height
 
@@ -106,18 +124,26 @@ def _components(n: int, edges: pl.DataFrame) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def _implausible(
-    keys: pl.DataFrame, labels: np.ndarray, max_size: int, strong: tuple[str, ...]
-) -> np.ndarray:
-    """Cluster labels that are too large or hold two strong-identifier values a typo apart."""
+def _implausible(keys: pl.DataFrame, labels: np.ndarray, limits: _Limits) -> np.ndarray:
+    """Cluster labels that are too large, hold two strong-identifier values more than a typo
+    apart, or two records of a one-record-per-customer source."""
     frame = keys.with_columns(pl.Series("cluster", labels))
     stats = frame.group_by("cluster").agg(
         pl.len().alias("size"),
-        *[pl.col(c).drop_nulls().cast(pl.String).unique().alias(c) for c in strong],
+        pl.col("source").is_in(list(limits.one_per_customer)).sum().alias("single"),
+        pl.col("source")
+        .filter(pl.col("source").is_in(list(limits.one_per_customer)))
+        .n_unique()
+        .alias("single_sources"),
+        *[pl.col(c).drop_nulls().cast(pl.String).unique().alias(c) for c in limits.strong],
     )
-    bad = set(stats.filter(pl.col("size") > max_size)["cluster"].to_list())
+    bad = set(
+        stats.filter(
+            (pl.col("size") > limits.max_size) | (pl.col("single") > pl.col("single_sources"))
+        )["cluster"].to_list()
+    )
     # few clusters hold several values, so the pairwise check runs on those only
-    for column in strong:
+    for column in limits.strong:
         several = stats.filter(pl.col(column).list.len() > 1).select("cluster", column)
         bad |= {cluster for cluster, values in several.iter_rows() if _conflicting(values)}
     return np.array(sorted(bad), dtype=np.int64)
@@ -145,15 +171,69 @@ def _one_typo_apart(a: str, b: str) -> bool:
     return len(a) == 10 and a[:5] == b[:5] and a[5:7] == b[8:10] and a[8:10] == b[5:7]
 
 
-def _recluster(labels: np.ndarray, bad: np.ndarray, strong: pl.DataFrame, n: int) -> np.ndarray:
-    """Re-cluster the members of `bad` clusters from `strong` edges among themselves only."""
-    members = np.isin(labels, bad)
-    inside = strong.filter(
-        pl.col("a").is_in(np.flatnonzero(members)) & pl.col("b").is_in(np.flatnonzero(members))
+class _Group:
+    """A growing cluster during a rebuild: its size and what it already holds."""
+
+    def __init__(self, values: list[str | None], source: str, limits: _Limits) -> None:
+        self.size = 1
+        self.values = [{v} if v is not None else set() for v in values]
+        self.single = {source} & limits.one_per_customer
+
+    def accepts(self, other: _Group, limits: _Limits) -> bool:
+        if self.size + other.size > limits.max_size or self.single & other.single:
+            return False
+        return all(
+            x == y or _one_typo_apart(x, y)
+            for mine, theirs in zip(self.values, other.values, strict=True)
+            for x in mine
+            for y in theirs
+        )
+
+    def absorb(self, other: _Group) -> None:
+        self.size += other.size
+        self.single |= other.single
+        for mine, theirs in zip(self.values, other.values, strict=True):
+            mine |= theirs
+
+
+def _rebuild(
+    labels: np.ndarray, bad: np.ndarray, edges: pl.DataFrame, keys: pl.DataFrame, limits: _Limits
+) -> np.ndarray:
+    """Re-cluster the members of `bad` clusters from `edges` among themselves, strongest first.
+
+    An edge is taken unless the two groups it joins would together be implausible; steward-
+    forced links are always taken. Ties are broken by record order, so every run gives the
+    same clusters.
+    """
+    members = np.flatnonzero(np.isin(labels, bad))
+    inside = edges.filter(pl.col("a").is_in(members) & pl.col("b").is_in(members)).sort(
+        ["forced", "p", "a", "b"], descending=[True, True, False, False]
     )
-    sub = _components(n, inside)
-    # fresh labels for the re-clustered members, past every existing label
+    member_keys = keys[members.tolist()]
+    strong_values = member_keys.select(pl.col(c).cast(pl.String) for c in limits.strong).rows()
+    groups = {
+        int(m): _Group(list(v), source, limits)
+        for m, v, source in zip(members, strong_values, member_keys["source"], strict=True)
+    }
+    parent = {m: m for m in groups}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, forced in inside.select("a", "b", "forced").iter_rows():
+        ra, rb = find(a), find(b)
+        if ra == rb or not (forced or groups[ra].accepts(groups[rb], limits)):
+            continue
+        if groups[ra].size < groups[rb].size:
+            ra, rb = rb, ra
+        parent[rb] = ra
+        groups[ra].absorb(groups.pop(rb))
     relabelled = labels.copy()
-    relabelled[members] = sub[members] + labels.max() + 1
+    # fresh labels for the rebuilt members, past every existing label
+    past = int(labels.max()) + 1
+    relabelled[members] = [find(int(m)) + past for m in members]
     _, dense = np.unique(relabelled, return_inverse=True)
     return dense.astype(np.int64)

@@ -209,6 +209,9 @@ class LinkageConfig(_Strict):
     # Clusters larger than this are split at their weakest links and reported: no real
     # customer has hundreds of records, chained namesakes do.
     max_cluster_size: int = Field(default=50, ge=2)
+    # Sources that hold at most one record per customer (an account system, say): two of
+    # their records in one cluster mean two customers, so such a cluster is split.
+    one_record_per_customer: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _ordered(self) -> LinkageConfig:
@@ -389,6 +392,17 @@ class SourcesConfig(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     golden: GoldenConfig = Field(default_factory=GoldenConfig)
     base_dir: Path = Path(".")  # filled in by load_sources, not read from YAML
+
+    @model_validator(mode="after")
+    def _known_one_record_sources(self) -> SourcesConfig:
+        names = {s.name for s in self.sources}
+        unknown = sorted(set(self.linkage.one_record_per_customer) - names)
+        if unknown:
+            raise ValueError(
+                f"linkage.one_record_per_customer names unknown source(s) {unknown}; "
+                f"sources: {sorted(names)}"
+            )
+        return self
 
     def resolve(self, relative: str) -> Path:
         """A path from the sources file, relative to the file."""

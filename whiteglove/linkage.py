@@ -306,6 +306,31 @@ def link(
     A different blocking or a different saved model makes that unsafe; then every pair is
     scored again.
     """
+    # Closed on the way out, whatever happens: the connection holds Splink's tables (the
+    # scored pairs, term frequencies, training samples), gigabytes at a million records.
+    with (
+        tempfile.TemporaryDirectory(prefix="whiteglove-duckdb-") as spill,
+        duckdb.connect(config=duckdb_config(config.duckdb_memory_limit, spill)) as con,
+    ):
+        return _link(con, records, config, model_path, previous)
+
+
+def duckdb_config(memory_limit: str, spill_dir: str) -> dict[str, str]:
+    """DuckDB settings for a working connection: bounded memory, spilling to `spill_dir`.
+
+    DuckDB's own default takes 80% of the machine's memory, and an in-memory database spills
+    into the current directory; a pipeline shares the machine and must not write there.
+    """
+    return {"memory_limit": memory_limit, "temp_directory": spill_dir}
+
+
+def _link(
+    con: duckdb.DuckDBPyConnection,
+    records: pl.DataFrame,
+    config: LinkageConfig,
+    model_path: Path | None,
+    previous: PreviousLinkage | None,
+) -> LinkageResult:
     from splink import Linker, SettingsCreator, block_on
     from splink.blocking_rule_library import And, CustomRule
 
@@ -321,7 +346,6 @@ def link(
     if unknown:
         raise LinkageError(f"blocking rules name unknown columns {unknown}; known: {MATCH_COLUMNS}")
 
-    con = duckdb.connect()
     con.register("match_input", frame.to_arrow())
     counts = {r.label: count_comparisons(con, "match_input", r) for r in rules}
     for label, n in counts.items():

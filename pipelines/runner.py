@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, JobDefinition, build_reconstructable_job, execute_job
 
 from pipelines.build import BUILD_JOB, build_definitions
 from pipelines.incremental import incremental_selection
@@ -72,8 +72,7 @@ def run_pipeline(
     change since they were last built are not extracted again, and linkage scores only the
     pairs that involve a new or changed record, with the previous run's model.
     """
-    defs = build_definitions(sources, out_dir)
-    job = defs.resolve_job_def(BUILD_JOB)
+    build_job(str(sources), str(out_dir))  # a bad sources file is refused here, before locking
     folder = out_dir.resolve()
     try:
         claim_output_folder(folder)
@@ -84,7 +83,13 @@ def run_pipeline(
                 selection, reused = incremental_selection(load_sources(sources), folder)
                 tags = {INCREMENTAL_TAG: "true", REUSED_TAG: ",".join(reused)}
             with _instance(instance) as active:
-                result = job.execute_in_process(
+                # execute_job, not execute_in_process: the latter keeps every step's output
+                # in memory until the run ends (gigabytes at a million records), for tests
+                # that ask for them; here each step reads its inputs from the IO manager.
+                result = execute_job(
+                    build_reconstructable_job(
+                        __name__, build_job.__name__, (str(sources), str(out_dir))
+                    ),
                     instance=active,
                     raise_on_error=False,
                     run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
@@ -98,6 +103,11 @@ def run_pipeline(
             return outcome
     except OutputFolderError as exc:
         return RunOutcome(False, NOT_STARTED, out_dir, None, [str(exc)], [])
+
+
+def build_job(sources: str, out_dir: str) -> JobDefinition:
+    """The build job for one sources file and output folder (rebuilt by execute_job)."""
+    return build_definitions(Path(sources), Path(out_dir)).resolve_job_def(BUILD_JOB)
 
 
 @contextmanager

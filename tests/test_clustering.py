@@ -106,10 +106,11 @@ def test_without_strong_identifiers_birth_dates_do_not_split():
 def test_oversize_clusters_are_split_at_their_weakest_links():
     chain = [(f"r{i}", f"r{i + 1}", 0.999 if i % 3 else 0.8) for i in range(29)]
     recs = records(*[(f"r{i}", None) for i in range(30)])
-    result = cluster_records(recs, pairs(*chain), 0.7, max_cluster_size=5)
-    sizes = result.clusters.group_by("cluster_id").len()["len"]
-    assert sizes.max() <= 5 and sizes.sum() == 30
-    assert result.split == 1
+    for strong in (("date_of_birth",), ()):
+        result = cluster_records(recs, pairs(*chain), 0.7, max_cluster_size=5, strong=strong)
+        sizes = result.clusters.group_by("cluster_id").len()["len"]
+        assert sizes.max() <= 5 and sizes.sum() == 30
+        assert result.split == 1
 
 
 def test_decisions_force_and_forbid_links():

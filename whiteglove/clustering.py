@@ -210,7 +210,11 @@ def _rebuild(
         ["forced", "p", "a", "b"], descending=[True, True, False, False]
     )
     member_keys = keys[members.tolist()]
-    strong_values = member_keys.select(pl.col(c).cast(pl.String) for c in limits.strong).rows()
+    strong_values = (
+        member_keys.select(pl.col(c).cast(pl.String) for c in limits.strong).rows()
+        if limits.strong
+        else [()] * len(members)
+    )
     groups = {
         int(m): _Group(list(v), source, limits)
         for m, v, source in zip(members, strong_values, member_keys["source"], strict=True)

@@ -102,10 +102,11 @@ def linkage(
     kinds={"scipy", "polars"},
     description=(
         "Each customer record's cluster: connected components of pairs at or above the match "
-        "threshold, with steward decisions applied; clusters larger than "
-        "linkage.max_cluster_size or holding two values of a strong identifier (a birth date, "
-        "when the model finds true matches almost never disagree on it) are re-clustered from "
-        "their own strongest links."
+        "threshold, with steward decisions applied. A cluster larger than "
+        "linkage.max_cluster_size, holding two values of a strong identifier (a birth date or "
+        "phone, when the model finds true matches almost never disagree on it) or two records "
+        "of a linkage.one_record_per_customer source is rebuilt from its links at 0.99 or "
+        "more, strongest first, skipping each link that would make it implausible."
     ),
 )
 def clusters(

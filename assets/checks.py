@@ -6,7 +6,6 @@ that failed it. WARN checks are reported and the run goes on.
 """
 
 import shutil
-import uuid
 from pathlib import Path
 
 from dagster import (
@@ -18,6 +17,7 @@ from dagster import (
 )
 
 from pipelines.resources import WORK_DIR, WhiteGloveSettings
+from whiteglove.incremental import replace_folder
 from whiteglove.validation import SuiteResult, check_specs, suite_for, write_summary
 
 CHECKS_DIR = "checks"
@@ -118,12 +118,12 @@ def run_results(settings: WhiteGloveSettings, context: AssetExecutionContext) ->
 
 def _keep_as_last(settings: WhiteGloveSettings, folder: Path, name: str) -> None:
     """Replace the stored latest results of one suite and stage with this run's."""
-    target = settings.output / WORK_DIR / LAST_VALIDATION_DIR / name
-    staging = target.with_name(f".{name}.{uuid.uuid4().hex[:8]}.tmp")
-    (staging / CHECKS_DIR).mkdir(parents=True)
-    shutil.copy2(folder / CHECKS_DIR / f"{name}.json", staging / CHECKS_DIR)
-    for result in (folder / GX_RESULTS_DIR).glob(f"{name}.*.json"):
-        (staging / GX_RESULTS_DIR).mkdir(exist_ok=True)
-        shutil.copy2(result, staging / GX_RESULTS_DIR)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+
+    def fill(staging: Path) -> None:
+        (staging / CHECKS_DIR).mkdir()
+        shutil.copy2(folder / CHECKS_DIR / f"{name}.json", staging / CHECKS_DIR)
+        for result in (folder / GX_RESULTS_DIR).glob(f"{name}.*.json"):
+            (staging / GX_RESULTS_DIR).mkdir(exist_ok=True)
+            shutil.copy2(result, staging / GX_RESULTS_DIR)
+
+    replace_folder(settings.output / WORK_DIR / LAST_VALIDATION_DIR / name, fill)

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -33,9 +34,16 @@ from whiteglove.validation import suite_for
 FINGERPRINTS_DIR = "fingerprints"
 LINKAGE_STATE_DIR = "linkage_state"
 _PROJECT = Path(__file__).resolve().parent.parent
-# Settings that decide clusters, not scores or the stored review band: changing them does not
-# make what the previous run stored wrong.
-_NOT_SCORING = {"max_cluster_size", "decisions", "labels", "spark"}
+# Settings that decide clusters or resources, not scores or the stored review band: changing
+# them does not make what the previous run stored wrong.
+_NOT_SCORING = {
+    "max_cluster_size",
+    "one_record_per_customer",
+    "decisions",
+    "labels",
+    "spark",
+    "duckdb_memory_limit",
+}
 # Libraries whose output is stored in reused tables or states; a new version rebuilds them.
 _LIBRARIES = ["polars", "pyarrow", "duckdb", "splink", "phonenumbers", "great_expectations"]
 # The code that writes what is reused: the domain package and the assets and pipelines.
@@ -151,20 +159,16 @@ def linkage_key(config: LinkageConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def save_linkage_state(work: Path, result: LinkageResult, key: str) -> None:
-    """Replace the stored linkage state with this run's, all files at once."""
-    target = work / LINKAGE_STATE_DIR
+def replace_folder(target: Path, fill: Callable[[Path], None]) -> None:
+    """Replace `target` with a folder that `fill` writes, all files at once.
+
+    `fill` writes into a hidden staging folder that is swapped in only when complete; what a
+    killed run leaves (names ending in .tmp) the next run removes.
+    """
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     staging.mkdir(parents=True)
     try:
-        (staging / "model.json").write_text(json.dumps(result.model_json), encoding="utf-8")
-        result.records.write_parquet(staging / "records.parquet")
-        result.pairs.write_parquet(staging / "pairs.parquet")
-        result.review.write_parquet(staging / "review.parquet")
-        # written last: a state folder without it is never read
-        (staging / "state.json").write_text(
-            json.dumps({"key": key, "design": result.design}), encoding="utf-8"
-        )
+        fill(staging)
         old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old.tmp")
         if target.exists():
             target.rename(old)
@@ -172,6 +176,22 @@ def save_linkage_state(work: Path, result: LinkageResult, key: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def save_linkage_state(work: Path, result: LinkageResult, key: str) -> None:
+    """Replace the stored linkage state with this run's, all files at once."""
+
+    def fill(folder: Path) -> None:
+        (folder / "model.json").write_text(json.dumps(result.model_json), encoding="utf-8")
+        result.records.write_parquet(folder / "records.parquet")
+        result.pairs.write_parquet(folder / "pairs.parquet")
+        result.review.write_parquet(folder / "review.parquet")
+        # written last: a state folder without it is never read
+        (folder / "state.json").write_text(
+            json.dumps({"key": key, "design": result.design}), encoding="utf-8"
+        )
+
+    replace_folder(work / LINKAGE_STATE_DIR, fill)
 
 
 def load_linkage_state(work: Path, key: str) -> PreviousLinkage | None:

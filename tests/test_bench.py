@@ -129,3 +129,23 @@ def test_targets_at_one_million_records():
         "largest cluster <= largest true entity": False,
     }
     assert bench.targets([_size(100_000, 20.0, 10.0)]) == []
+
+
+def test_reused_exports_get_todays_sources_file(tiny_report):
+    """The exports are cached between runs; the sources file must not be, or a benchmark of
+    today's code would run on the linkage and survivorship settings of the day of generation."""
+    import yaml
+
+    from pipelines.build import DEFAULT_SOURCES
+
+    _, report, _ = tiny_report
+    root = Path(report["sizes"][0]["dataset"]["root"])
+    (root / "sources.yaml").write_text("sources: []\n", encoding="utf-8")
+    dataset = bench.prepare_data(
+        TINY_RECORDS, bench.DEFAULT_SEED, root.parent, {}, regenerate=False
+    )
+    assert dataset.reused
+    written = yaml.safe_load((root / "sources.yaml").read_text(encoding="utf-8"))
+    product = yaml.safe_load(DEFAULT_SOURCES.read_text(encoding="utf-8"))
+    for section in ("sources", "linkage", "golden"):
+        assert written.get(section) == product.get(section)

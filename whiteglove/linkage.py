@@ -235,9 +235,11 @@ def build_comparisons(present: set[str]) -> list:
         )
     if "national_id" in present:
         comparisons.append(cl.ExactMatch("national_id"))
-    if "postcode" in present:
+    if {"postcode", "city_key"} <= present:
+        comparisons.append(_location_comparison())
+    elif "postcode" in present:
         comparisons.append(cl.LevenshteinAtThresholds("postcode", [1]))
-    if "city_key" in present:
+    elif "city_key" in present:
         comparisons.append(cl.ExactMatch("city_key").configure(term_frequency_adjustments=True))
     if "address_key" in present:
         comparisons.append(cl.JaroWinklerAtThresholds("address_key", [0.95, 0.85]))
@@ -253,6 +255,29 @@ def build_comparisons(present: set[str]) -> list:
 # million in all): beyond that it costs more than it finds.
 DERIVED_RULE_PER_RECORD = 10
 DERIVED_RULE_FLOOR = 1_000_000
+
+
+def _location_comparison():
+    """Postcode and city as one comparison: two postcodes a typo apart are always in the same
+    city, so scored separately the same place counts twice (a small town's term-frequency
+    weight on top of the postcode's) and namesakes born on the same day in one town link."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name="location",
+        comparison_levels=[
+            cll.And(cll.NullLevel("postcode"), cll.NullLevel("city_key")).configure(
+                is_null_level=True, label_for_charts="Postcode or city missing"
+            ),
+            cll.ExactMatchLevel("postcode"),
+            cll.LevenshteinLevel("postcode", 1),
+            cll.ExactMatchLevel("city_key").configure(
+                tf_adjustment_column="city_key", label_for_charts="Same city, other postcode"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
 
 
 def default_blocking_rules(present: set[str]) -> list[BlockingRule]:

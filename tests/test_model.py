@@ -1,0 +1,93 @@
+"""The linkage model derived from the mapped fields: which comparison level a pair falls in.
+
+Trained weights are measured by the accuracy tests; these check the design decisions that no
+training can undo (two fields scored as one piece of evidence, a level that is not evidence).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from whiteglove.linkage import build_comparisons, match_frame, present_columns
+
+
+def levels(rows: list[dict]) -> tuple[dict[tuple[str, str], dict[str, int]], set[str]]:
+    """Each pair's comparison levels (gamma values) and the names of the comparisons."""
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    columns = ("first_name", "last_name", "email", "phone", "national_id", "postcode")
+    columns += ("city", "address_line")
+    records = pl.DataFrame(
+        [{c: row.get(c) for c in ("record_key", *columns, "date_of_birth")} for row in rows],
+        schema={c: pl.String for c in ("record_key", *columns)} | {"date_of_birth": pl.Date},
+    )
+    frame = match_frame(records)
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=build_comparisons(present_columns(frame)),
+        blocking_rules_to_generate_predictions=[block_on("first_name_key")],
+        probability_two_random_records_match=0.01,
+    )
+    linker = Linker(DuckDBAPI().register(frame, dataset_display_name="records"), settings)
+    scored = pl.from_pandas(linker.inference.predict().as_pandas_dataframe())
+    gammas = [c for c in scored.columns if c.startswith("gamma_")]
+    by_pair = {
+        (row["unique_id_l"], row["unique_id_r"]): {g.removeprefix("gamma_"): row[g] for g in gammas}
+        for row in scored.iter_rows(named=True)
+    }
+    return by_pair, {g.removeprefix("gamma_") for g in gammas}
+
+
+SARA = {"first_name": "Sara", "last_name": "Martín González", "city": "Donostia"}
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_postcode_and_city_are_one_piece_of_evidence():
+    # two postcodes a typo apart are always in one city: counting the city as well scores the
+    # same place twice, enough for namesakes born the same day in one town to link
+    pairs, comparisons = levels(
+        [
+            {**SARA, "record_key": "a", "postcode": "20010"},
+            {**SARA, "record_key": "b", "postcode": "20011"},
+            {**SARA, "record_key": "c", "postcode": "20500"},
+            {**SARA, "record_key": "d", "postcode": None, "city": "Bilbao"},
+        ]
+    )
+    assert "location" in comparisons
+    assert not {"postcode", "city_key"} & comparisons
+    exact, typo, same_city, other = 3, 2, 1, 0
+    assert pairs["a", "b"]["location"] == typo
+    assert pairs["a", "c"]["location"] == same_city
+    assert pairs["b", "c"]["location"] == same_city
+    assert pairs["a", "d"]["location"] == other
+    assert exact > typo  # the levels run from the most to the least specific
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_username_shared_across_providers_is_not_evidence():
+    # sara.martin38@gmail and sara.martin38@yahoo: addresses built from a common name collide
+    # across providers (at 1M records, 99% of such pairs are two people)
+    pairs, _ = levels(
+        [
+            {**SARA, "record_key": "a", "email": "sara.martin38@gmail.com"},
+            {**SARA, "record_key": "b", "email": "sara.martin38@yahoo.es"},
+            {**SARA, "record_key": "c", "email": "sara.martin38@gmail.com"},
+            {**SARA, "record_key": "d", "email": "sara.martin39@gmail.com"},
+            {**SARA, "record_key": "e", "email": "sara.martn38@gmail.com"},
+        ]
+    )
+    exact, typo, other = 2, 1, 0
+    assert pairs["a", "c"]["email"] == exact
+    assert pairs["a", "b"]["email"] == other
+    assert pairs["a", "d"]["email"] == other  # one character apart, but other digits
+    assert pairs["a", "e"]["email"] == typo
+
+
+def test_the_location_comparison_needs_both_fields():
+    only_postcode = build_comparisons({"first_name_key", "postcode"})
+    only_city = build_comparisons({"first_name_key", "city_key"})
+    [postcode] = [c.create_comparison_dict("duckdb") for c in only_postcode][1:]
+    [city] = [c.create_comparison_dict("duckdb") for c in only_city][1:]
+    assert postcode["output_column_name"] == "postcode"
+    assert city["output_column_name"] == "city_key"

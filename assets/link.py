@@ -105,8 +105,8 @@ def linkage(
         "threshold, with steward decisions applied. A cluster larger than "
         "linkage.max_cluster_size, holding two values of a strong identifier (a birth date or "
         "phone, when the model finds true matches almost never disagree on it) or two records "
-        "of a linkage.one_record_per_customer source is rebuilt from its links at 0.99 or "
-        "more, strongest first, skipping each link that would make it implausible."
+        "of a linkage.one_record_per_customer source is rebuilt from its links, strongest "
+        "first, skipping each link that would make it implausible."
     ),
 )
 def clusters(

@@ -65,6 +65,22 @@ def test_a_split_keeps_the_confident_links_that_do_not_conflict():
     assert result.split == 1 and result.still_implausible == []
 
 
+def test_a_rebuild_keeps_every_likely_link_that_does_not_conflict():
+    # x belongs to a by a merely likely link (0.7); a namesake link (b-c, 0.9) joins two
+    # people. The rebuild drops the conflicting link only, not every link below 0.99.
+    recs = records(
+        ("a", date(1980, 1, 2)),
+        ("b", None),
+        ("x", None),
+        ("c", None),
+        ("d", date(1975, 6, 7)),
+    )
+    links = pairs(("a", "b", 0.9999), ("x", "a", 0.7), ("b", "c", 0.6), ("c", "d", 0.9999))
+    result = cluster_records(recs, links, 0.5, max_cluster_size=50)
+    assert together(result, "a", "x") and together(result, "a", "b")
+    assert together(result, "c", "d") and not together(result, "b", "c")
+
+
 def test_two_records_of_a_one_per_customer_source_are_two_customers():
     recs = pl.DataFrame(
         {

@@ -4,8 +4,8 @@ Plain connected components over pairwise matches chain namesakes together as dat
 wrong link joins two people, and each of them brings their own links. So after the first
 pass, a cluster that is implausible (larger than `max_cluster_size`, holding two values of a
 strong identifier such as a birth date, or two records of a source that holds one record per
-customer) is rebuilt from its confident links, strongest first, skipping every link that
-would make the growing cluster implausible. A wrong link is dropped where it conflicts with
+customer) is rebuilt from its links, strongest first, skipping every link that would make the
+growing cluster implausible. A wrong link is dropped where it conflicts with
 stronger evidence; the right links around it stay. Steward decisions force or forbid single
 links first.
 """
@@ -19,15 +19,11 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-# An implausible cluster is rebuilt from links at least this probable (or the match threshold,
-# if higher): in a cluster that already joins two people, a merely likely link is not enough.
-CONFIDENT = 0.99
-
 
 @dataclass
 class Clustering:
     clusters: pl.DataFrame  # record_key, cluster_id
-    split: int = 0  # implausible clusters re-clustered at a stricter threshold
+    split: int = 0  # implausible clusters rebuilt link by link
     still_implausible: list[int] = field(default_factory=list)  # sizes of those left as they are
     forced: int = 0  # steward decisions applied
     forbidden: int = 0
@@ -68,8 +64,7 @@ def cluster_records(
     bad = _implausible(keys, labels, limits)
     split = int(bad.size)
     if bad.size:
-        confident = linked.filter((pl.col("p") >= max(threshold, CONFIDENT)) | pl.col("forced"))
-        labels = _rebuild(labels, bad, confident, keys, limits)
+        labels = _rebuild(labels, bad, linked, keys, limits)
         bad = _implausible(keys, labels, limits)
     sizes = np.bincount(labels)
     remaining = sorted((int(sizes[b]) for b in bad), reverse=True)

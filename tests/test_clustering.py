@@ -66,7 +66,7 @@ def test_a_split_keeps_the_confident_links_that_do_not_conflict():
 
 
 def test_a_rebuild_keeps_every_likely_link_that_does_not_conflict():
-    # x belongs to a by a merely likely link (0.7); a namesake link (b-c, 0.9) joins two
+    # x belongs to a by a merely likely link (0.7); a namesake link (b-c, 0.6) joins two
     # people. The rebuild drops the conflicting link only, not every link below 0.99.
     recs = records(
         ("a", date(1980, 1, 2)),

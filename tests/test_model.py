@@ -9,7 +9,17 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from whiteglove.linkage import build_comparisons, match_frame, present_columns
+from whiteglove.linkage import (
+    MATCH_COLUMNS,
+    LinkageError,
+    build_comparisons,
+    check_saved_model,
+    in_dialect,
+    match_frame,
+    present_columns,
+)
+
+ALL = set(MATCH_COLUMNS) - {"unique_id"}
 
 
 def levels(rows: list[dict]) -> tuple[dict[tuple[str, str], dict[str, int]], set[str]]:
@@ -52,16 +62,21 @@ def test_postcode_and_city_are_one_piece_of_evidence():
             {**SARA, "record_key": "b", "postcode": "20011"},
             {**SARA, "record_key": "c", "postcode": "20500"},
             {**SARA, "record_key": "d", "postcode": None, "city": "Bilbao"},
+            {**SARA, "record_key": "e", "postcode": "20010"},
+            {**SARA, "record_key": "f", "postcode": None},
+            {**SARA, "record_key": "g", "postcode": None, "city": None},
         ]
     )
     assert "location" in comparisons
     assert not {"postcode", "city_key"} & comparisons
-    exact, typo, same_city, other = 3, 2, 1, 0
+    missing, other, same_city, typo, exact = -1, 0, 1, 2, 3
+    assert pairs["a", "e"]["location"] == exact
     assert pairs["a", "b"]["location"] == typo
     assert pairs["a", "c"]["location"] == same_city
-    assert pairs["b", "c"]["location"] == same_city
-    assert pairs["a", "d"]["location"] == other
-    assert exact > typo  # the levels run from the most to the least specific
+    assert pairs["a", "f"]["location"] == same_city  # one postcode missing, same city
+    assert pairs["a", "d"]["location"] == other  # a postcode against another city only
+    assert pairs["a", "g"]["location"] == missing  # g has no location at all
+    assert pairs["f", "g"]["location"] == missing
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -84,10 +99,39 @@ def test_a_username_shared_across_providers_is_not_evidence():
     assert pairs["a", "e"]["email"] == typo
 
 
-def test_the_location_comparison_needs_both_fields():
+def test_a_source_with_only_a_postcode_or_only_a_city_keeps_its_own_comparison():
     only_postcode = build_comparisons({"first_name_key", "postcode"})
     only_city = build_comparisons({"first_name_key", "city_key"})
     [postcode] = [c.create_comparison_dict("duckdb") for c in only_postcode][1:]
     [city] = [c.create_comparison_dict("duckdb") for c in only_city][1:]
     assert postcode["output_column_name"] == "postcode"
     assert city["output_column_name"] == "city_key"
+
+
+@pytest.mark.parametrize("present", [{"postcode"}, {"city_key"}, {"postcode", "city_key"}])
+def test_a_saved_model_moves_between_dialects_whatever_location_fields_it_has(present):
+    comparisons = build_comparisons({"first_name_key", *present})
+    spark = {
+        "sql_dialect": "spark",
+        "comparisons": [c.create_comparison_dict("spark") for c in comparisons],
+    }
+    moved = in_dialect(spark, "duckdb")
+    assert moved["comparisons"] == [c.create_comparison_dict("duckdb") for c in comparisons]
+
+
+def test_a_saved_model_that_compares_a_column_no_longer_derived_is_refused(tmp_path):
+    current = {"comparisons": [c.create_comparison_dict("duckdb") for c in build_comparisons(ALL)]}
+    columns = set(MATCH_COLUMNS)
+    check_saved_model(current, columns, tmp_path / "model.json")  # today's model loads
+    old = {
+        "comparisons": [
+            {
+                "output_column_name": "email",
+                "comparison_levels": [
+                    {"sql_condition": '"email_user_with_digits_l" = "email_user_with_digits_r"'}
+                ],
+            }
+        ]
+    }
+    with pytest.raises(LinkageError, match=r"email_user_with_digits.*retrain"):
+        check_saved_model(old, columns, tmp_path / "model.json")

@@ -13,6 +13,7 @@ import atexit
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -268,12 +269,13 @@ def _location_comparison():
         output_column_name="location",
         comparison_levels=[
             cll.And(cll.NullLevel("postcode"), cll.NullLevel("city_key")).configure(
-                is_null_level=True, label_for_charts="Postcode or city missing"
+                is_null_level=True, label_for_charts="Postcode and city missing"
             ),
             cll.ExactMatchLevel("postcode"),
             cll.LevenshteinLevel("postcode", 1),
             cll.ExactMatchLevel("city_key").configure(
-                tf_adjustment_column="city_key", label_for_charts="Same city, other postcode"
+                tf_adjustment_column="city_key",
+                label_for_charts="Same city, postcode differs or missing",
             ),
             cll.ElseLevel(),
         ],
@@ -436,6 +438,7 @@ def _link(
         model, mode = previous.model, "incremental"
     elif model_path is not None:
         saved = json.loads(model_path.read_text(encoding="utf-8"))
+        check_saved_model(saved, set(frame.columns), model_path)
         model, mode = in_dialect(saved, db_api.sql_dialect.sql_dialect_str), "loaded"
     else:
         model = _train(Linker(sdf, settings, log_level=logging.ERROR), rules, present, config)
@@ -612,6 +615,25 @@ def _train(linker, rules: list[BlockingRule], present: set[str], config: Linkage
 M_FLOOR = 0.01
 
 
+def check_saved_model(model: dict, columns: set[str], path: Path) -> None:
+    """Refuse a saved model that compares columns this version no longer derives (a model
+    saved by an older version), with a message that says what to do rather than a SQL error."""
+    used = set()
+    for comparison in model.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            used |= set(
+                re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)_l\b", level.get("sql_condition", ""))
+            )
+            if level.get("tf_adjustment_column"):
+                used.add(level["tf_adjustment_column"])
+    missing = used - columns
+    if missing:
+        raise LinkageError(
+            f"the saved model {path} compares {sorted(missing)}, which this version does not "
+            "derive from the records; retrain it (leave linkage.model out for one run)"
+        )
+
+
 def in_dialect(model: dict, dialect: str) -> dict:
     """A saved model rewritten for another backend's SQL dialect, its trained values kept.
 
@@ -623,9 +645,13 @@ def in_dialect(model: dict, dialect: str) -> dict:
     """
     if model.get("sql_dialect") in (None, dialect):
         return model
-    creators = build_comparisons(set(MATCH_COLUMNS) - {"unique_id"})
+    columns = set(MATCH_COLUMNS) - {"unique_id"}
+    # what a field's comparison looks like depends on what else is mapped (a postcode alone, a
+    # city alone, or both as one location), so every form a saved model can hold is built
     library = {
-        c["output_column_name"]: c for c in (x.create_comparison_dict(dialect) for x in creators)
+        c["output_column_name"]: c
+        for present in (columns, columns - {"city_key"}, columns - {"postcode"})
+        for c in (x.create_comparison_dict(dialect) for x in build_comparisons(present))
     }
     model = json.loads(json.dumps(model))
     for comparison in model["comparisons"]:

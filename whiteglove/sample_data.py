@@ -504,6 +504,9 @@ sources:
       ticket_status: status
       ticket_channel: channel
       last_contact: opened_at
+# billing holds one account per customer: two accounts in one cluster are two customers
+linkage:
+  one_record_per_customer: [billing]
 """
 
 CRM_COLUMNS = (

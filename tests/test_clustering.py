@@ -48,9 +48,15 @@ def test_a_weak_link_between_two_birth_dates_is_cut():
     assert result.split == 1 and result.still_implausible == []
 
 
-def test_a_split_keeps_the_confident_links_that_do_not_conflict():
-    # one wrong but confident link (b-c, 0.995) joins two people; x belongs to a (0.996).
-    # Cutting everything below the wrong link would strand x; only the wrong link goes.
+@pytest.mark.parametrize(
+    ("x_to_a", "b_to_c"),
+    [
+        (0.996, 0.995),  # a wrong but confident link: cutting below it would strand x
+        (0.7, 0.6),  # x joined by a merely likely link, which a 0.99 rebuild would drop
+    ],
+)
+def test_a_rebuild_keeps_every_link_that_does_not_conflict(x_to_a, b_to_c):
+    # the b-c link joins two people (two birth dates); only that link goes
     recs = records(
         ("a", date(1980, 1, 2)),
         ("b", None),
@@ -58,27 +64,11 @@ def test_a_split_keeps_the_confident_links_that_do_not_conflict():
         ("c", None),
         ("d", date(1975, 6, 7)),
     )
-    links = pairs(("a", "b", 0.9999), ("x", "a", 0.996), ("b", "c", 0.995), ("c", "d", 0.9999))
+    links = pairs(("a", "b", 0.9999), ("x", "a", x_to_a), ("b", "c", b_to_c), ("c", "d", 0.9999))
     result = cluster_records(recs, links, 0.5, max_cluster_size=50)
     assert together(result, "a", "b") and together(result, "a", "x")
     assert together(result, "c", "d") and not together(result, "b", "c")
     assert result.split == 1 and result.still_implausible == []
-
-
-def test_a_rebuild_keeps_every_likely_link_that_does_not_conflict():
-    # x belongs to a by a merely likely link (0.7); a namesake link (b-c, 0.6) joins two
-    # people. The rebuild drops the conflicting link only, not every link below 0.99.
-    recs = records(
-        ("a", date(1980, 1, 2)),
-        ("b", None),
-        ("x", None),
-        ("c", None),
-        ("d", date(1975, 6, 7)),
-    )
-    links = pairs(("a", "b", 0.9999), ("x", "a", 0.7), ("b", "c", 0.6), ("c", "d", 0.9999))
-    result = cluster_records(recs, links, 0.5, max_cluster_size=50)
-    assert together(result, "a", "x") and together(result, "a", "b")
-    assert together(result, "c", "d") and not together(result, "b", "c")
 
 
 def test_two_records_of_a_one_per_customer_source_are_two_customers():

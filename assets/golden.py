@@ -47,7 +47,11 @@ def customer_xref(
         else None
     )
     ids = assign_golden_ids(clusters, previous)
-    records = customer_records.join(clusters, on="record_key").join(ids, on="cluster_id")
+    records = (
+        customer_records.select("source", "source_record_id", "record_key", "row_number")
+        .join(clusters, on="record_key")
+        .join(ids, on="cluster_id")
+    )
     xref = crosswalk(records, match_pairs)
     kept = 0
     if previous is not None:
@@ -98,7 +102,7 @@ def golden_customers_asset(suite: dict) -> AssetsDefinition:
         # profile columns in the order the sources file declares them
         attributes = list(dict.fromkeys(a for s in config.sources for a in s.attributes))
         records = customer_records.join(
-            customer_xref.select("record_key", "golden_id"), on="record_key"
+            customer_xref.select("record_key", "golden_id"), on="record_key", maintain_order="left"
         )
         golden, lineage = survive(records, attributes, config.golden)
         rules = describe_rules(config.golden, attributes)

@@ -74,24 +74,24 @@ def crosswalk(records: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     nothing competes with it).
     """
     keyed = records.select("record_key", "golden_id")
-    edges = pl.concat(
-        [
-            pairs.select(
-                pl.col("unique_id_l").alias("record_key"),
-                pl.col("unique_id_r").alias("other"),
-                "match_probability",
-            ),
-            pairs.select(
-                pl.col("unique_id_r").alias("record_key"),
-                pl.col("unique_id_l").alias("other"),
-                "match_probability",
-            ),
-        ]
+    # pairs inside one cluster first, then both ends: half the join work of doubling the
+    # pairs into edges before joining
+    within = (
+        pairs.select("unique_id_l", "unique_id_r", "match_probability")
+        .join(keyed.rename({"record_key": "unique_id_l"}), on="unique_id_l")
+        .join(
+            keyed.rename({"record_key": "unique_id_r", "golden_id": "golden_id_r"}),
+            on="unique_id_r",
+        )
+        .filter(pl.col("golden_id") == pl.col("golden_id_r"))
     )
     inside = (
-        edges.join(keyed, on="record_key")
-        .join(keyed.rename({"record_key": "other", "golden_id": "other_golden_id"}), on="other")
-        .filter(pl.col("golden_id") == pl.col("other_golden_id"))
+        pl.concat(
+            [
+                within.select(pl.col(f"unique_id_{side}").alias("record_key"), "match_probability")
+                for side in "lr"
+            ]
+        )
         .group_by("record_key")
         .agg(pl.col("match_probability").max().alias("match_confidence"))
     )

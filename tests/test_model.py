@@ -14,6 +14,7 @@ from whiteglove.linkage import (
     LinkageError,
     build_comparisons,
     check_saved_model,
+    default_blocking_rules,
     in_dialect,
     match_frame,
     present_columns,
@@ -135,3 +136,27 @@ def test_a_saved_model_that_compares_a_column_no_longer_derived_is_refused(tmp_p
     }
     with pytest.raises(LinkageError, match=r"email_user_with_digits.*retrain"):
         check_saved_model(old, columns, tmp_path / "model.json")
+
+
+def test_surname_and_postcode_block_on_the_first_initial_when_first_names_are_mapped():
+    records = pl.DataFrame(
+        {
+            "record_key": ["a", "b", "c"],
+            "first_name": ["Pepe", "Álvaro", None],
+            "last_name": ["García López", "García", "García"],
+        }
+        | {c: [None] * 3 for c in ("email", "phone", "national_id", "postcode", "city")}
+        | {"address_line": [None] * 3, "date_of_birth": [None] * 3},
+        schema_overrides={c: pl.String for c in ("email", "phone", "national_id", "postcode")}
+        | {"city": pl.String, "address_line": pl.String, "date_of_birth": pl.Date},
+    )
+    # the initial of the formal name a nickname stands for, folded; none without a name
+    assert match_frame(records)["first_initial"].to_list() == ["j", "a", None]
+
+    rules = [r.columns for r in default_blocking_rules(ALL)]
+    assert ("first_initial", "surname_key", "postcode") in rules
+    assert ("surname_key", "postcode") not in rules
+    # a sources file that maps no first name keeps surname + postcode as it was
+    nameless = ALL - {"first_name_key", "first_initial", "given_tokens"}
+    rules = [r.columns for r in default_blocking_rules(nameless)]
+    assert ("surname_key", "postcode") in rules

@@ -1,4 +1,8 @@
-"""Asset definitions by stage: extract, standardize, link, golden, publish."""
+"""Asset definitions by stage: extract, standardize, link, golden, report, publish.
+
+Assets stay thin: each reads its inputs and resources, calls the domain functions of
+`whiteglove/`, and returns its value with metadata. This package never imports `pipelines/`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from assets.changes import golden_changes
 from assets.extract import raw_source_asset
 from assets.golden import customer_xref, golden_customers_asset
 from assets.link import clusters, linkage, linkage_accuracy
-from assets.publish import published_outputs
+from assets.publish import published_outputs_asset
 from assets.report import data_quality_report_asset, linkage_report
 from assets.standardize import customer_records_asset, quarantine_asset, standardized_source_asset
 from whiteglove.config import SourcesConfig
@@ -16,7 +20,7 @@ from whiteglove.validation import GOLDEN_SUITE, suite_for
 
 
 def build_assets(config: SourcesConfig) -> list[AssetsDefinition]:
-    """The asset graph of DESIGN.md for the sources this file names."""
+    """The asset graph (docs/ARCHITECTURE.md) for the sources this file names."""
     per_source = [
         factory(source, suite_for(config, source.name))
         for source in config.sources
@@ -34,5 +38,5 @@ def build_assets(config: SourcesConfig) -> list[AssetsDefinition]:
         golden_changes,
         data_quality_report_asset(config.sources),
         linkage_report,
-        published_outputs,
+        published_outputs_asset(config.sources),
     ]

@@ -1,15 +1,13 @@
 """Golden changes: what this run changes in the published golden table, for incremental loads."""
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import polars as pl
 from dagster import AssetExecutionContext, Output, asset
 
 from assets.metadata import table_metadata
-from pipelines.resources import WhiteGloveSettings
+from assets.resources import PreviousPublicationResource, RunSettings
 from whiteglove import changes as history
-from whiteglove.publish import previous_output
 
 
 def run_timestamp(context: AssetExecutionContext) -> datetime:
@@ -27,12 +25,6 @@ def run_timestamp(context: AssetExecutionContext) -> datetime:
     return datetime.now(UTC)
 
 
-def read_previous(out_dir: Path, name: str) -> pl.DataFrame | None:
-    """A table of the currently published run (before this run switches `latest`), if any."""
-    path = previous_output(out_dir, f"{name}.parquet")
-    return pl.read_parquet(path) if path else None
-
-
 @asset(
     group_name="golden",
     kinds={"polars"},
@@ -44,12 +36,13 @@ def read_previous(out_dir: Path, name: str) -> pl.DataFrame | None:
 )
 def golden_changes(
     context: AssetExecutionContext,
-    settings: WhiteGloveSettings,
+    settings: RunSettings,
+    previous_publication: PreviousPublicationResource,
     golden_customers: pl.DataFrame,
     customer_xref: pl.DataFrame,
 ) -> Output[pl.DataFrame]:
-    previous_golden = read_previous(settings.output, "golden_customers")
-    previous_xref = read_previous(settings.output, "customer_xref")
+    previous_golden = previous_publication.table("golden_customers")
+    previous_xref = previous_publication.table("customer_xref")
     changes = history.golden_changes(
         golden_customers, customer_xref, previous_golden, previous_xref, run_timestamp(context)
     )
@@ -63,6 +56,7 @@ def golden_changes(
         changes,
         metadata=table_metadata(
             changes,
+            reveal_personal_data=settings.reveal_personal_data,
             **counts,
             compared_with_previous=previous_golden is not None,
         ),

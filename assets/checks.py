@@ -1,30 +1,69 @@
-"""Great Expectations results as Dagster asset checks.
+"""Great Expectations results as Dagster asset checks, and as an asset of their own.
 
 Each expectation of a suite becomes one asset check on the asset it validates. ERROR checks
 are blocking: when one fails, nothing downstream runs, so nothing is published from data
 that failed it. WARN checks are reported and the run goes on.
+
+The full result of each validation (the outcomes, the row count and GX's own result for Data
+Docs) is also a value of the graph: `<asset>_validation`, an output of the asset that was
+validated, which the reports and the run summary take as inputs. An incremental run that
+reuses an unchanged source reuses its validation with it.
 """
 
-import shutil
-from pathlib import Path
+from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
+import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetOut,
     MetadataValue,
+    Output,
 )
 
-from pipelines.resources import WORK_DIR, WhiteGloveSettings
-from whiteglove.incremental import replace_folder
-from whiteglove.validation import SuiteResult, check_specs, suite_for, write_summary
+from whiteglove.schema import VALIDATION_SUFFIX
+from whiteglove.validation import SuiteResult, check_specs, validate
 
-CHECKS_DIR = "checks"
-GX_RESULTS_DIR = "gx_results"
-# <out>/.work/last_validation/<suite>.<stage>/: each validated asset's latest results, which
-# an incremental run that does not rebuild the asset reports as they are
-LAST_VALIDATION_DIR = "last_validation"
+
+def validation_name(asset: str) -> str:
+    """The asset holding the validation of `asset`."""
+    return f"{asset}{VALIDATION_SUFFIX}"
+
+
+def validated_outs(asset: str, stage: str, out: AssetOut) -> dict[str, AssetOut]:
+    """The outputs of an asset validated at `stage`: itself, and its validation."""
+    validation = AssetOut(
+        kinds={"great_expectations", "json"},
+        description=(
+            f"The {stage}-stage expectations of {asset}: every outcome, the rows validated "
+            "and Great Expectations' own result, for the reports and Data Docs."
+        ),
+    )
+    return {asset: out, validation_name(asset): validation}
+
+
+def validated_outputs(
+    context: AssetExecutionContext,
+    asset: str,
+    frame: pl.DataFrame,
+    suite: dict,
+    stage: str,
+    metadata: dict[str, Any],
+) -> Generator[Output | AssetCheckResult, None, bool]:
+    """Yield `frame`, then its validation and check results; return whether no ERROR failed.
+
+    Used as `passed = yield from validated_outputs(...)` in an asset body.
+    """
+    yield Output(frame, output_name=asset, metadata=metadata)
+    checks, validation = validate_asset(context, asset, frame, suite, stage)
+    yield Output(validation, output_name=validation_name(asset))
+    yield from checks
+    return passed_errors(checks)
 
 
 def suite_check_specs(asset: str, suite: dict, stage: str) -> list[AssetCheckSpec]:
@@ -39,28 +78,15 @@ def suite_check_specs(asset: str, suite: dict, stage: str) -> list[AssetCheckSpe
     ]
 
 
-def run_folder(settings: WhiteGloveSettings, context: AssetExecutionContext) -> Path:
-    """Where this run's validation results gather until the reports read them."""
-    return settings.output / ".work" / "runs" / context.run_id
-
-
 def validate_asset(
-    context: AssetExecutionContext,
-    settings: WhiteGloveSettings,
-    frame,
-    suite: dict,
-    stage: str,
-) -> list[AssetCheckResult]:
-    """Validate `frame` with GX; one AssetCheckResult per expectation of `stage`."""
-    from whiteglove.validation import validate
-
-    folder = run_folder(settings, context)
-    result = validate(frame, suite, stage, folder / GX_RESULTS_DIR, run_name=context.run_id)
-    write_summary(result, folder / CHECKS_DIR)
-    _keep_as_last(settings, folder, f"{result.suite}.{result.stage}")
+    context: AssetExecutionContext, asset: str, frame: pl.DataFrame, suite: dict, stage: str
+) -> tuple[list[AssetCheckResult], dict]:
+    """Validate `frame` with GX: one check result per expectation, and the validation value."""
+    result = validate(frame, suite, stage, run_name=context.run_id)
     _log(context, result)
-    return [
+    checks = [
         AssetCheckResult(
+            asset_key=asset,
             check_name=o.name,
             passed=o.success,
             severity=AssetCheckSeverity.ERROR if o.severity == "ERROR" else AssetCheckSeverity.WARN,
@@ -76,6 +102,8 @@ def validate_asset(
         )
         for o in result.outcomes
     ]
+    validation = {"rows": frame.height, **result.as_dict(), "gx_result": result.gx_result}
+    return checks, validation
 
 
 def passed_errors(results: list[AssetCheckResult]) -> bool:
@@ -91,39 +119,3 @@ def _log(context: AssetExecutionContext, result: SuiteResult) -> None:
         )
     for outcome in result.failed_warnings:
         context.log.warning(f"{result.suite}/{result.stage}: {outcome.name}: {outcome.description}")
-
-
-def run_results(settings: WhiteGloveSettings, context: AssetExecutionContext) -> Path:
-    """This run's validation folder, completed with the results of the assets it reused.
-
-    An incremental run does not rebuild unchanged sources, so their latest results, from
-    the run that built what is being reused, are copied in for the reports and the summary.
-    """
-    folder = run_folder(settings, context)
-    last = settings.output / WORK_DIR / LAST_VALIDATION_DIR
-    if not last.is_dir():
-        return folder
-    config = settings.sources()
-    current = {suite_for(config, s.name)["name"] for s in config.sources}
-    for kept in sorted(last.iterdir()):
-        summary = kept / CHECKS_DIR / f"{kept.name}.json"
-        ran = (folder / CHECKS_DIR / summary.name).exists()
-        if ran or not summary.exists() or kept.name.rsplit(".", 1)[0] not in current:
-            continue
-        for sub in (CHECKS_DIR, GX_RESULTS_DIR):
-            if (kept / sub).is_dir():
-                shutil.copytree(kept / sub, folder / sub, dirs_exist_ok=True)
-    return folder
-
-
-def _keep_as_last(settings: WhiteGloveSettings, folder: Path, name: str) -> None:
-    """Replace the stored latest results of one suite and stage with this run's."""
-
-    def fill(staging: Path) -> None:
-        (staging / CHECKS_DIR).mkdir()
-        shutil.copy2(folder / CHECKS_DIR / f"{name}.json", staging / CHECKS_DIR)
-        for result in (folder / GX_RESULTS_DIR).glob(f"{name}.*.json"):
-            (staging / GX_RESULTS_DIR).mkdir(exist_ok=True)
-            shutil.copy2(result, staging / GX_RESULTS_DIR)
-
-    replace_folder(settings.output / WORK_DIR / LAST_VALIDATION_DIR / name, fill)

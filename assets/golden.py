@@ -14,13 +14,12 @@ from dagster import (
     multi_asset,
 )
 
-from assets.checks import suite_check_specs, validate_asset
+from assets.checks import suite_check_specs, validated_outputs, validated_outs
 from assets.metadata import table_metadata
-from pipelines.resources import WhiteGloveSettings
+from assets.resources import PreviousPublicationResource, RunSettings
 from whiteglove.golden import describe_rules, survive
 from whiteglove.golden_ids import assign_golden_ids, crosswalk, orphan_counts
-from whiteglove.publish import previous_output
-from whiteglove.standardize import record_key
+from whiteglove.schema import record_key
 
 
 @asset(
@@ -33,19 +32,17 @@ from whiteglove.standardize import record_key
 )
 def customer_xref(
     context: AssetExecutionContext,
-    settings: WhiteGloveSettings,
+    settings: RunSettings,
+    previous_publication: PreviousPublicationResource,
     customer_records: pl.DataFrame,
     clusters: pl.DataFrame,
     match_pairs: pl.DataFrame,
 ) -> Output[pl.DataFrame]:
-    previous_path = previous_output(settings.output, "customer_xref.parquet")
-    previous = (
-        pl.read_parquet(previous_path).with_columns(
+    previous = previous_publication.table("customer_xref")
+    if previous is not None:
+        previous = previous.with_columns(
             record_key(pl.col("source"), pl.col("source_record_id")).alias("record_key")
         )
-        if previous_path
-        else None
-    )
     ids = assign_golden_ids(clusters, previous)
     records = (
         # only what the crosswalk publishes: joining all record columns took three times longer
@@ -62,7 +59,14 @@ def customer_xref(
         context.log.info(
             f"{kept} of {previous.height} previously published records kept their golden id"
         )
-    return Output(xref, metadata=table_metadata(xref, records_keeping_previous_golden_id=kept))
+    return Output(
+        xref,
+        metadata=table_metadata(
+            xref,
+            reveal_personal_data=settings.reveal_personal_data,
+            records_keeping_previous_golden_id=kept,
+        ),
+    )
 
 
 def golden_customers_asset(suite: dict) -> AssetsDefinition:
@@ -76,16 +80,18 @@ def golden_customers_asset(suite: dict) -> AssetsDefinition:
         ),
     )
 
+    table = AssetOut(
+        kinds={"polars", "great_expectations"},
+        description=(
+            "One row per customer: surviving identity fields, attributes, counts. "
+            "Validated with the golden_customers suite."
+        ),
+    )
+
     @multi_asset(
         group_name="golden",
         outs={
-            "golden_customers": AssetOut(
-                kinds={"polars", "great_expectations"},
-                description=(
-                    "One row per customer: surviving identity fields, attributes, counts. "
-                    "Validated with the golden_customers suite."
-                ),
-            ),
+            **validated_outs("golden_customers", "golden", table),
             "golden_lineage": AssetOut(
                 kinds={"polars"},
                 description="For every golden value: the source record and rule that supplied it.",
@@ -95,11 +101,11 @@ def golden_customers_asset(suite: dict) -> AssetsDefinition:
     )
     def golden_customers(
         context: AssetExecutionContext,
-        settings: WhiteGloveSettings,
+        settings: RunSettings,
         customer_records: pl.DataFrame,
         customer_xref: pl.DataFrame,
     ):
-        config = settings.sources()
+        config = settings.config
         # profile columns in the order the sources file declares them
         attributes = list(dict.fromkeys(a for s in config.sources for a in s.attributes))
         # survivorship breaks ties by its own ranks, not row order; keeping the left order
@@ -110,26 +116,26 @@ def golden_customers_asset(suite: dict) -> AssetsDefinition:
         golden, lineage = survive(records, attributes, config.golden)
         rules = describe_rules(config.golden, attributes)
         filled = {c: golden.height - golden[c].null_count() for c in rules}
-        yield Output(
-            golden,
-            output_name="golden_customers",
-            metadata=table_metadata(
-                golden,
-                survivorship=MetadataValue.md(
-                    "| column | rule | customers with a value |\n|---|---|---|\n"
-                    + "\n".join(f"| {c} | {r} | {filled[c]} |" for c, r in rules.items())
-                ),
-            ),
-        )
+        reveal = settings.reveal_personal_data
         per_rule = lineage.group_by("rule").len().sort("rule")
         yield Output(
             lineage,
             output_name="golden_lineage",
             metadata=table_metadata(
-                lineage, rows_by_rule=MetadataValue.json(dict(per_rule.iter_rows()))
+                lineage,
+                reveal_personal_data=reveal,
+                rows_by_rule=MetadataValue.json(dict(per_rule.iter_rows())),
             ),
         )
-        yield from validate_asset(context, settings, golden, suite, "golden")
+        metadata = table_metadata(
+            golden,
+            reveal_personal_data=reveal,
+            survivorship=MetadataValue.md(
+                "| column | rule | customers with a value |\n|---|---|---|\n"
+                + "\n".join(f"| {c} | {r} | {filled[c]} |" for c, r in rules.items())
+            ),
+        )
+        yield from validated_outputs(context, "golden_customers", golden, suite, "golden", metadata)
         orphans = orphan_counts(golden, customer_xref)
         yield AssetCheckResult(
             check_name=crosswalk_check.name,

@@ -4,10 +4,15 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, asset, multi_asset
 
 from assets.metadata import table_metadata
-from pipelines.resources import INCREMENTAL_TAG, WORK_DIR, WhiteGloveSettings
+from assets.resources import INCREMENTAL_TAG, RunSettings
 from whiteglove.clustering import cluster_records
 from whiteglove.evaluation import cluster_metrics, load_labels, pairwise_scores
-from whiteglove.incremental import linkage_key, load_linkage_state, save_linkage_state
+from whiteglove.incremental import (
+    linkage_key,
+    linkage_stage_version,
+    load_linkage_state,
+    save_linkage_state,
+)
 from whiteglove.linkage import link, strong_identifiers
 from whiteglove.review import load_decisions, review_queue
 
@@ -16,6 +21,7 @@ from whiteglove.review import load_decisions, review_queue
     group_name="link",
     outs={
         "linkage_model": AssetOut(
+            code_version=linkage_stage_version(),
             kinds={"splink", "json"},
             description=(
                 "The Splink model that scored this run's pairs: trained on the run's records "
@@ -24,6 +30,7 @@ from whiteglove.review import load_decisions, review_queue
             ),
         ),
         "match_pairs": AssetOut(
+            code_version=linkage_stage_version(),
             kinds={"splink", "duckdb"},
             description=(
                 "Candidate pairs of customer records with match_probability and match_weight; "
@@ -31,6 +38,7 @@ from whiteglove.review import load_decisions, review_queue
             ),
         ),
         "review_queue": AssetOut(
+            code_version=linkage_stage_version(),
             kinds={"polars"},
             description=(
                 "Pairs between the review and match thresholds, both records side by side with "
@@ -39,20 +47,18 @@ from whiteglove.review import load_decisions, review_queue
         ),
     },
 )
-def linkage(
-    context: AssetExecutionContext, settings: WhiteGloveSettings, customer_records: pl.DataFrame
-):
-    sources = settings.sources()
+def linkage(context: AssetExecutionContext, settings: RunSettings, customer_records: pl.DataFrame):
+    sources = settings.config
     config = sources.linkage
     saved = sources.resolve(config.model) if config.model else None
-    work, key = settings.output / WORK_DIR, linkage_key(config)
+    layout, key = settings.layout, linkage_key(config)
     previous = None
     if context.run.tags.get(INCREMENTAL_TAG) == "true":
-        previous = load_linkage_state(work, key)
+        previous = load_linkage_state(layout, key)
         if previous is None:
             context.log.info("incremental run without a usable previous linkage: full linkage")
     result = link(customer_records, config, saved, previous)
-    save_linkage_state(work, result, key)
+    save_linkage_state(layout, result, key)
     context.log.info(
         f"linkage {result.mode}: pairs scored for {result.records_rescored:,} of "
         f"{result.records.height:,} records"
@@ -84,6 +90,7 @@ def linkage(
         output_name="match_pairs",
         metadata=table_metadata(
             result.pairs,
+            reveal_personal_data=settings.reveal_personal_data,
             comparisons_per_blocking_rule=MetadataValue.json(result.comparisons_per_rule),
             blocking_rules_left_out=MetadataValue.json(result.left_out_rules),
             mode=result.mode,
@@ -94,7 +101,11 @@ def linkage(
         ),
     )
     queue = review_queue(result.review, customer_records)
-    yield Output(queue, output_name="review_queue", metadata=table_metadata(queue))
+    yield Output(
+        queue,
+        output_name="review_queue",
+        metadata=table_metadata(queue, reveal_personal_data=settings.reveal_personal_data),
+    )
 
 
 @asset(
@@ -111,12 +122,12 @@ def linkage(
 )
 def clusters(
     context: AssetExecutionContext,
-    settings: WhiteGloveSettings,
+    settings: RunSettings,
     customer_records: pl.DataFrame,
     match_pairs: pl.DataFrame,
     linkage_model: dict,
 ) -> Output[pl.DataFrame]:
-    sources = settings.sources()
+    sources = settings.config
     config = sources.linkage
     decisions = load_decisions(sources.resolve(config.decisions)) if config.decisions else None
     strong = strong_identifiers(linkage_model)
@@ -139,6 +150,7 @@ def clusters(
         result.clusters,
         metadata=table_metadata(
             result.clusters,
+            reveal_personal_data=settings.reveal_personal_data,
             cluster_count=sizes.height,
             largest_cluster=int(sizes["len"].max() or 0),
             clusters_split=result.split,
@@ -166,13 +178,13 @@ CURVE_THRESHOLDS = (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 )
 def linkage_accuracy(
     context: AssetExecutionContext,
-    settings: WhiteGloveSettings,
+    settings: RunSettings,
     customer_records: pl.DataFrame,
     match_pairs: pl.DataFrame,
     clusters: pl.DataFrame,
     linkage_model: dict,
 ) -> Output[dict]:
-    sources = settings.sources()
+    sources = settings.config
     config = sources.linkage
     if config.labels is None:
         return Output({"labels": None}, metadata={"labels": "none given"})

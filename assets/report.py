@@ -1,43 +1,55 @@
-"""Reports people read: data quality (with GX Data Docs) and linkage, as self-contained HTML."""
+"""Reports people read: data quality (with GX Data Docs) and linkage, as self-contained HTML.
+
+Each report is a value of the graph (its files, as Documents) that `published_outputs`
+writes into the snapshot under reports/.
+"""
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    MaterializeResult,
     MetadataValue,
+    Output,
     asset,
 )
 
-from assets.checks import CHECKS_DIR, GX_RESULTS_DIR, run_folder, run_results
-from pipelines.resources import WhiteGloveSettings
+from assets.checks import validation_name
+from assets.resources import PreviousPublicationResource, RunSettings
 from whiteglove.config import SourceConfig
-from whiteglove.publish import previous_output
-from whiteglove.standardize import CANONICAL_FIELDS
+from whiteglove.documents import Documents
+from whiteglove.schema import CANONICAL_FIELDS
 
 REPORTS_DIR = "reports"
 DQ_METRICS = "data_quality_metrics.json"
 
 
-def reports_folder(settings: WhiteGloveSettings, context: AssetExecutionContext) -> Path:
-    folder = run_folder(settings, context) / REPORTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def validated_assets(sources: list[SourceConfig]) -> list[str]:
+    """Every asset the graph validates, in the order its validations are reported."""
+    per_source = [f"{stage}_{s.name}" for s in sources for stage in ("raw", "standardized")]
+    return [*per_source, "golden_customers"]
+
+
+def validation_ins(sources: list[SourceConfig]) -> dict[str, AssetIn]:
+    return {validation_name(a): AssetIn(validation_name(a)) for a in validated_assets(sources)}
+
+
+def in_report_order(validations: list[dict]) -> list[dict]:
+    """Validation results by suite, then stage: the order reports and the summary list them."""
+    return sorted(validations, key=lambda v: (v["suite"], v["stage"]))
 
 
 def data_quality_report_asset(sources: list[SourceConfig]) -> AssetsDefinition:
-    ins = {s.name: AssetIn(f"standardized_{s.name}") for s in sources}
+    tables = {f"standardized_{s.name}": s for s in sources}
+    validations = validation_ins(sources)
 
     @asset(
         group_name="report",
         kinds={"html", "great_expectations"},
-        ins={**ins, "quarantine": AssetIn("quarantine")},
-        deps=["golden_customers"],  # its checks must have run: the report shows them
+        ins={**{k: AssetIn(k) for k in tables}, "quarantine": AssetIn(), **validations},
         description=(
             "reports/data_quality.html: completeness, validity and distinct counts per source "
             "and field, every expectation result, the quarantine by reason and trends against "
@@ -45,44 +57,53 @@ def data_quality_report_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         ),
     )
     def data_quality_report(
-        context: AssetExecutionContext, settings: WhiteGloveSettings, **frames: pl.DataFrame
-    ) -> MaterializeResult:
+        context: AssetExecutionContext,
+        settings: RunSettings,
+        previous_publication: PreviousPublicationResource,
+        quarantine: pl.DataFrame,
+        **inputs,
+    ) -> Output[Documents]:
         from whiteglove.reports import data_quality_report as render
         from whiteglove.reports import metadata_markdown, profile_source
-        from whiteglove.validation import build_data_docs, read_summaries
+        from whiteglove.validation import data_docs
 
-        quarantine = frames.pop("quarantine")
-        unmapped = {
-            s.name: [f for f in CANONICAL_FIELDS if f not in s.filled_fields()] for s in sources
-        }
         profiles = pl.concat(
-            [profile_source(f.drop(unmapped[name]), name) for name, f in frames.items()]
+            [
+                profile_source(inputs[name].drop(_unmapped(source)), source.name)
+                for name, source in tables.items()
+            ]
         )
-        previous = previous_output(settings.output, f"{REPORTS_DIR}/{DQ_METRICS}")
-        run = run_results(settings, context)
+        results = in_report_order([inputs[name] for name in validations])
         html, metrics = render(
             profiles=profiles,
-            expectation_results=read_summaries(run / CHECKS_DIR),
+            expectation_results=results,
             quarantine=quarantine,
-            previous_metrics=json.loads(previous.read_text()) if previous else None,
+            previous_metrics=previous_publication.document(f"{REPORTS_DIR}/{DQ_METRICS}"),
             generated_at=datetime.now(UTC),
             run_id=context.run_id,
         )
-        folder = reports_folder(settings, context)
-        (folder / "data_quality.html").write_text(html, encoding="utf-8")
-        (folder / DQ_METRICS).write_text(json.dumps(metrics, indent=2, default=str))
-        docs = build_data_docs(run / GX_RESULTS_DIR, folder / "data_docs")
+        docs = data_docs([r["gx_result"] for r in results if r["gx_result"]], settings.layout.work)
+        files = Documents(
+            {"data_quality.html": html, DQ_METRICS: json.dumps(metrics, indent=2, default=str)}
+        )
+        published = settings.layout.published(REPORTS_DIR)
         totals = metrics.get("totals", {})
-        return MaterializeResult(
+        return Output(
+            files | docs.under("data_docs"),
             metadata={
-                "report": MetadataValue.path(str(folder / "data_quality.html")),
-                "data_docs": MetadataValue.path(str(docs)),
+                "report": MetadataValue.path(str(published / "data_quality.html")),
+                "data_docs": MetadataValue.path(str(published / "data_docs" / "index.html")),
                 "summary": MetadataValue.md(metadata_markdown(metrics)),
                 **{k: v for k, v in totals.items() if isinstance(v, int | float)},
-            }
+            },
         )
 
     return data_quality_report
+
+
+def _unmapped(source: SourceConfig) -> list[str]:
+    """Canonical fields the source cannot fill: not profiled, they would read as 0% complete."""
+    return [f for f in CANONICAL_FIELDS if f not in source.filled_fields()]
 
 
 @asset(
@@ -95,16 +116,16 @@ def data_quality_report_asset(sources: list[SourceConfig]) -> AssetsDefinition:
 )
 def linkage_report(
     context: AssetExecutionContext,
-    settings: WhiteGloveSettings,
+    settings: RunSettings,
     match_pairs: pl.DataFrame,
     customer_xref: pl.DataFrame,
     review_queue: pl.DataFrame,
     linkage_accuracy: dict,
-) -> MaterializeResult:
+) -> Output[Documents]:
     from whiteglove.reports import linkage_report as render
     from whiteglove.reports import metadata_markdown
 
-    linkage = settings.sources().linkage
+    linkage = settings.config.linkage
     review = review_queue.height
     accuracy = linkage_accuracy if linkage_accuracy.get("labels") else None
     html, metrics = render(
@@ -117,13 +138,14 @@ def linkage_report(
         generated_at=datetime.now(UTC),
         run_id=context.run_id,
     )
-    path = reports_folder(settings, context) / "linkage.html"
-    path.write_text(html, encoding="utf-8")
-    return MaterializeResult(
+    return Output(
+        Documents({"linkage.html": html}),
         metadata={
-            "report": MetadataValue.path(str(path)),
+            "report": MetadataValue.path(
+                str(settings.layout.published(REPORTS_DIR) / "linkage.html")
+            ),
             "summary": MetadataValue.md(metadata_markdown(metrics)),
             "review_queue_pairs": review,
             **({"f1": accuracy["f1"]} if accuracy else {}),
-        }
+        },
     )

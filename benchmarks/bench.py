@@ -257,7 +257,7 @@ def write_product_sources(path: Path) -> None:
     the generator's minimal one: the benchmark measures what `whiteglove run` does for a user."""
     import yaml
 
-    from pipelines.build import DEFAULT_SOURCES
+    from whiteglove.layout import BUNDLED_SOURCES as DEFAULT_SOURCES
 
     config = yaml.safe_load(DEFAULT_SOURCES.read_text(encoding="utf-8"))
     if "expectations" in config:

@@ -22,24 +22,26 @@ from dagster import (
 )
 
 from assets import build_assets
+from assets.resources import AssetValueIOManager, PreviousPublicationResource, RunSettings
 from pipelines.incremental import incremental_selection
-from pipelines.resources import WORK_DIR, ParquetFrameIOManager, WhiteGloveSettings
 from pipelines.schedules import PUBLISHED_FRESHNESS, daily_schedule
 from pipelines.sensors import inbox_sensor
-from whiteglove.config import load_sources
+from whiteglove.config import SourcesConfig, load_sources
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCES = PROJECT_ROOT / "data" / "sources.yaml"
-DEFAULT_OUT = PROJECT_ROOT / "data" / "output"
 BUILD_JOB = "build_golden_customers"
 OWNERS = ["team:data-platform"]
 # What downstream readers consume; the rest of the graph is intermediate.
 PUBLISHED_ASSETS = frozenset({"golden_customers", "published_outputs"})
 
 
-def build_definitions(sources_path: Path, out_dir: Path) -> Definitions:
-    """Definitions for one sources file; refuses a bad file before anything runs."""
-    config = load_sources(sources_path)
+def build_definitions(
+    sources_path: Path, out_dir: Path, config: SourcesConfig | None = None
+) -> Definitions:
+    """Definitions for one sources file; refuses a bad file before anything runs.
+
+    `config` is the file already parsed, when the caller has just done so.
+    """
+    config = config or load_sources(sources_path)
     out_dir = out_dir.resolve()
     build_job = define_asset_job(
         BUILD_JOB,
@@ -65,10 +67,11 @@ def build_definitions(sources_path: Path, out_dir: Path) -> Definitions:
         # process per step would pay seconds of imports twenty times per run.
         executor=in_process_executor,
         resources={
-            "settings": WhiteGloveSettings(
+            "settings": RunSettings(
                 sources_path=str(Path(sources_path).resolve()), out_dir=str(out_dir)
             ),
-            "io_manager": ParquetFrameIOManager(base_dir=str(out_dir / WORK_DIR)),
+            "previous_publication": PreviousPublicationResource(out_dir=str(out_dir)),
+            "io_manager": AssetValueIOManager(out_dir=str(out_dir)),
         },
     )
 

@@ -1,4 +1,4 @@
-"""`whiteglove run [--sources PATH] [--out DIR]` (DESIGN.md, contract 2) and helpers."""
+"""The command line: `whiteglove run [--sources PATH] [--out DIR]` and `whiteglove generate`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipelines.build import DEFAULT_OUT, DEFAULT_SOURCES
+from whiteglove.layout import BUNDLED_SOURCES, DEFAULT_OUT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole asset graph and publish the outputs")
-    run.add_argument("--sources", type=Path, default=DEFAULT_SOURCES, help="sources.yaml to read")
+    run.add_argument("--sources", type=Path, default=BUNDLED_SOURCES, help="sources.yaml to read")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     run.add_argument("--quiet", action="store_true", help="print only the summary and errors")
     run.add_argument(

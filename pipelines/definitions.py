@@ -11,12 +11,13 @@ from pathlib import Path
 
 from dagster import Definitions
 
-from pipelines.build import DEFAULT_OUT, DEFAULT_SOURCES, build_definitions
+from pipelines.build import build_definitions
+from whiteglove.layout import BUNDLED_SOURCES, DEFAULT_OUT
 
 
 def _defs_from_environment() -> Definitions:
     return build_definitions(
-        Path(os.environ.get("WHITEGLOVE_SOURCES", DEFAULT_SOURCES)),
+        Path(os.environ.get("WHITEGLOVE_SOURCES", BUNDLED_SOURCES)),
         Path(os.environ.get("WHITEGLOVE_OUT", DEFAULT_OUT)),
     )
 

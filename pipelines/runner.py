@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,10 +11,12 @@ from pathlib import Path
 
 from dagster import DagsterInstance, JobDefinition, build_reconstructable_job, execute_job
 
+from assets.resources import INCREMENTAL_TAG, REUSED_TAG
 from pipelines.build import BUILD_JOB, build_definitions
 from pipelines.incremental import incremental_selection
-from pipelines.resources import INCREMENTAL_TAG, REUSED_TAG, WORK_DIR
+from whiteglove.atomic import remove_temporaries
 from whiteglove.config import load_sources
+from whiteglove.layout import OutputLayout
 from whiteglove.publish import (
     PUBLISH_LOCK,
     RUN_LOCK,
@@ -26,7 +27,6 @@ from whiteglove.publish import (
 )
 
 NOT_STARTED = "(not started)"  # the run id of a run refused before Dagster started it
-RUNS_DIR = "runs"  # <out>/.work/runs/<run id>: a run's validation results and reports
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ def run_pipeline(
     change since they were last built are not extracted again, and linkage scores only the
     pairs that involve a new or changed record, with the previous run's model.
     """
-    build_job(str(sources), str(out_dir))  # a bad sources file is refused here, before locking
+    # A bad sources file or suite is refused here, before anything is locked or written.
+    config = load_sources(sources)
+    build_definitions(Path(sources), Path(out_dir), config)
     folder = out_dir.resolve()
     try:
         claim_output_folder(folder)
@@ -80,7 +82,7 @@ def run_pipeline(
             _remove_leftovers(folder)
             selection, tags = None, {}
             if incremental:
-                selection, reused = incremental_selection(load_sources(sources), folder)
+                selection, reused = incremental_selection(config, folder)
                 tags = {INCREMENTAL_TAG: "true", REUSED_TAG: ",".join(reused)}
             with _instance(instance) as active:
                 # execute_job, not execute_in_process: the latter keeps every step's output
@@ -96,11 +98,7 @@ def run_pipeline(
                     asset_selection=selection,
                     tags=tags,
                 )
-                outcome = _outcome(result, out_dir)
-            if outcome.success:
-                # its reports and check results were copied into the published snapshot
-                shutil.rmtree(folder / WORK_DIR / RUNS_DIR / outcome.run_id, ignore_errors=True)
-            return outcome
+                return _outcome(result, out_dir)
     except OutputFolderError as exc:
         return RunOutcome(False, NOT_STARTED, out_dir, None, [str(exc)], [])
 
@@ -122,7 +120,7 @@ def _instance(instance: DagsterInstance | None) -> Iterator[DagsterInstance]:
 
 
 def _remove_leftovers(out_dir: Path) -> None:
-    """What killed runs left: partial publications, temporary files, old run folders.
+    """What killed runs left: partial publications and temporary files.
 
     Called holding the run lock, so no other run of this folder is writing them; the
     publish lock is taken too, for runs started from the Dagster UI, which do not take the
@@ -130,18 +128,7 @@ def _remove_leftovers(out_dir: Path) -> None:
     """
     with output_lock(out_dir, PUBLISH_LOCK, timeout=600.0):
         remove_leftovers(out_dir)
-    work = out_dir / WORK_DIR
-    if not work.is_dir():
-        return
-    for tmp in work.rglob(".*.tmp"):
-        if tmp.is_dir():  # a state folder being replaced when the run was killed
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
-    runs = work / RUNS_DIR
-    if runs.is_dir():
-        for folder in runs.iterdir():
-            shutil.rmtree(folder, ignore_errors=True)
+    remove_temporaries(OutputLayout(out_dir).work)
 
 
 def _outcome(result, out_dir: Path) -> RunOutcome:

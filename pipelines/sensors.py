@@ -38,7 +38,7 @@ from dagster import (
     sensor,
 )
 
-from pipelines.resources import INCREMENTAL_TAG, REUSED_TAG
+from assets.resources import INCREMENTAL_TAG, REUSED_TAG
 from pipelines.schedules import TRIGGER_TAG
 
 INBOX_SENSOR = "inbox_arrivals"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from dagster import DagsterInstance
 
-from pipelines.build import DEFAULT_SOURCES
+from whiteglove.layout import BUNDLED_SOURCES as DEFAULT_SOURCES
 from pipelines.runner import RunOutcome, run_pipeline
 from whiteglove.sample_data import generate
 

@@ -136,7 +136,7 @@ def test_reused_exports_get_todays_sources_file(tiny_report):
     today's code would run on the linkage and survivorship settings of the day of generation."""
     import yaml
 
-    from pipelines.build import DEFAULT_SOURCES
+    from whiteglove.layout import BUNDLED_SOURCES
 
     _, report, _ = tiny_report
     root = Path(report["sizes"][0]["dataset"]["root"])
@@ -146,6 +146,6 @@ def test_reused_exports_get_todays_sources_file(tiny_report):
     )
     assert dataset.reused
     written = yaml.safe_load((root / "sources.yaml").read_text(encoding="utf-8"))
-    product = yaml.safe_load(DEFAULT_SOURCES.read_text(encoding="utf-8"))
+    product = yaml.safe_load(BUNDLED_SOURCES.read_text(encoding="utf-8"))
     for section in ("sources", "linkage", "golden"):
         assert written.get(section) == product.get(section)

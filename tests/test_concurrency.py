@@ -19,9 +19,9 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
-from pipelines.build import PROJECT_ROOT
 from pipelines.runner import run_pipeline
 from tests.conftest import make_sample
+from whiteglove.layout import PROJECT_ROOT
 from whiteglove.publish import LATEST, PUBLISH_LOCK, OutputBusyError, output_lock, publish
 
 

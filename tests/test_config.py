@@ -90,6 +90,11 @@ def test_bad_names_and_duplicates_are_refused(tmp_path):
     found = problems(write(tmp_path, {"sources": [crm(name="CRM-1"), crm(name="crm"), crm()]}))
     assert any("CRM-1" in p for p in found)
     assert any("unique" in p and "crm" in p for p in found)
+    # two assets would share the name standardized_crm_validation
+    found = problems(write(tmp_path, {"sources": [crm(name="crm_validation")]}))
+    assert any("crm_validation" in p and "must not end in _validation" in p for p in found)
+    hostile = problems(write(tmp_path, {"sources": [crm(name="<script>alert(1)</script>")]}))
+    assert any("must match [a-z][a-z0-9_]*" in p for p in hostile)
 
 
 def test_glob_path_collects_every_matching_file(tmp_path):

@@ -30,9 +30,9 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
-from pipelines.build import PROJECT_ROOT
 from pipelines.runner import run_pipeline
 from tests.conftest import make_sample
+from whiteglove.layout import PROJECT_ROOT
 from whiteglove.publish import LATEST, PAUSE_VARIABLE, SNAPSHOTS
 
 TABLES = ["golden_customers", "customer_xref", "golden_lineage", "match_pairs", "quarantine"]
@@ -157,9 +157,6 @@ def leftovers(out: Path) -> list[str]:
     found |= {
         str(p.relative_to(out)) for p in (out / SNAPSHOTS).iterdir() if p.name.startswith(".")
     }
-    runs = out / ".work" / "runs"
-    if runs.is_dir():
-        found |= {str(p.relative_to(out)) for p in runs.iterdir()}
     return sorted(found)
 
 

@@ -7,22 +7,18 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from assets.resources import INCREMENTAL_TAG, REUSED_TAG
 from pipelines.build import BUILD_JOB, build_definitions
 from pipelines.cli import main
 from pipelines.incremental import incremental_selection
-from pipelines.resources import INCREMENTAL_TAG, REUSED_TAG
 from pipelines.runner import RunOutcome, run_pipeline
 from tests.conftest import make_sample
 from whiteglove.config import LinkageConfig, load_sources
 from whiteglove.evaluation import pairwise_scores
-from whiteglove.incremental import (
-    confirm_fingerprint,
-    forget_fingerprint,
-    recorded_fingerprint,
-    source_fingerprint,
-    stage_fingerprint,
-)
+from whiteglove.incremental import SourceFingerprints, code_version, source_fingerprint
+from whiteglove.layout import PROJECT_ROOT, OutputLayout
 from whiteglove.linkage import PreviousLinkage, link
+from whiteglove.validation import suite_for
 
 PEOPLE = 600
 SEED = 20261205
@@ -172,30 +168,60 @@ def test_a_full_run_rebuilds_everything_and_retrains(runs, sample, tmp_path):
 def test_a_fingerprint_follows_content_not_file_times(sample):
     config = load_sources(sample)
     crm = config.source("crm")
-    before = source_fingerprint(config, crm, {})
+    suite = suite_for(config, "crm")
+    before = source_fingerprint(config, crm, suite)
     path = config.files(crm)[0]
     path.touch()
-    assert source_fingerprint(config, crm, {}) == before
-    assert source_fingerprint(config, crm, {"name": "edited suite"}) != before
+    assert source_fingerprint(config, crm, suite) == before
+    edited = suite.model_copy(update={"name": "edited_suite"})
+    assert source_fingerprint(config, crm, edited) != before
     elsewhere = config.defaults.model_copy(update={"country": "FR"})
-    assert source_fingerprint(config.model_copy(update={"defaults": elsewhere}), crm, {}) != before
+    moved = config.model_copy(update={"defaults": elsewhere})
+    assert source_fingerprint(moved, crm, suite) != before
     original = path.read_bytes()
     try:
         path.write_bytes(original + original.splitlines(keepends=True)[-1])
-        assert source_fingerprint(config, crm, {}) != before
+        assert source_fingerprint(config, crm, suite) != before
     finally:
         path.write_bytes(original)
 
 
 def test_a_fingerprint_counts_only_once_validation_passed(tmp_path):
-    stage_fingerprint(tmp_path, "crm", "abc")
-    assert recorded_fingerprint(tmp_path, "crm") is None  # extracted, not yet validated
-    confirm_fingerprint(tmp_path, "crm")
-    assert recorded_fingerprint(tmp_path, "crm") == "abc"
-    forget_fingerprint(tmp_path, "crm")  # extracted again: unknown until validated again
-    assert recorded_fingerprint(tmp_path, "crm") is None
-    confirm_fingerprint(tmp_path, "crm")
-    assert recorded_fingerprint(tmp_path, "crm") is None
+    fingerprints = SourceFingerprints(OutputLayout(tmp_path))
+    fingerprints.extracting("crm")
+    fingerprints.extracted("crm", "abc")
+    assert fingerprints.recorded("crm") is None  # extracted, not yet standardized
+    fingerprints.standardizing("crm")
+    fingerprints.standardized("crm")
+    assert fingerprints.recorded("crm") == "abc"
+    fingerprints.standardizing("crm")  # standardized again: unknown until validated again
+    assert fingerprints.recorded("crm") is None
+    fingerprints.standardized("crm")
+    assert fingerprints.recorded("crm") == "abc"
+    fingerprints.extracting("crm")  # extracted again: unknown until validated again
+    assert fingerprints.recorded("crm") is None
+    fingerprints.standardized("crm")
+    assert fingerprints.recorded("crm") is None
+
+
+def test_code_counts_per_stage_with_what_it_imports():
+    from whiteglove.incremental import LINKAGE_STAGE, SOURCE_STAGE, _imported_files
+
+    def files(modules):
+        return {p.relative_to(PROJECT_ROOT).as_posix() for m in modules for p in _imported_files(m)}
+
+    source_stage = files(SOURCE_STAGE)
+    # the stage's modules and what they import, transitively
+    assert {"whiteglove/extract.py", "whiteglove/standardize.py", "whiteglove/names.py"} <= (
+        source_stage
+    )
+    assert {"whiteglove/schema.py", "whiteglove/config.py"} <= source_stage
+    # editing a report, survivorship or linkage does not rebuild the sources
+    assert not {f for f in source_stage if "report" in f or "golden" in f or "linkage" in f}
+    # a package counts whole
+    linkage = files(LINKAGE_STAGE)
+    assert len([f for f in linkage if f.startswith("whiteglove/linkage")]) > 1
+    assert code_version(SOURCE_STAGE) != code_version(SOURCE_STAGE[:1])
 
 
 IDENTITY = [

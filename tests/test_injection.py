@@ -20,11 +20,11 @@ import pytest
 import yaml
 from dagster import DagsterInstance
 
-from pipelines.build import PROJECT_ROOT
 from pipelines.runner import run_pipeline
 from tests.conftest import make_sample
 from whiteglove.config import LinkageConfig, SourcesConfigError, load_sources
 from whiteglove.extract import extract_source
+from whiteglove.layout import PROJECT_ROOT
 from whiteglove.linkage import LinkageError, link
 from whiteglove.publish import OutputFolderError, publish
 from whiteglove.quarantine import accepted

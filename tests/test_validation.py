@@ -16,9 +16,9 @@ from whiteglove.validation import (
     CHECK_NAME,
     STAGES,
     SuiteError,
-    build_data_docs,
     check_specs,
     check_suite,
+    data_docs,
     default_golden_suite,
     default_suite,
     load_suite,
@@ -166,7 +166,7 @@ def test_committed_suites_have_unique_dagster_safe_check_names(path):
         assert all(s.description and s.severity in ("ERROR", "WARN") for s in specs)
     stages = {s for stage in STAGES for s in [c.stage for c in check_specs(suite, stage)]}
     assert stages == (
-        {"golden"} if suite["name"] == "golden_customers" else {"raw", "standardized"}
+        {"golden"} if suite.name == "golden_customers" else {"raw", "standardized"}
     )
 
 
@@ -262,8 +262,7 @@ def test_importing_the_module_does_not_import_great_expectations():
     assert out.stdout.strip() == "False"
 
 
-def test_data_docs_cover_every_validate_call_of_a_run(tmp_path, crm_suite):
-    results = tmp_path / "results"
+def test_data_docs_cover_every_validation_given(tmp_path, crm_suite):
     golden = pl.DataFrame(
         {
             "golden_id": ["G1", "G2"],
@@ -273,21 +272,19 @@ def test_data_docs_cover_every_validate_call_of_a_run(tmp_path, crm_suite):
         }
     )
     suite = load_suite(ROOT / "expectations" / "golden_customers.json")
-    validate(crm_frame(), crm_suite, "standardized", results, run_name="run-1")
-    validate(golden, suite, "golden", results, run_name="run-1")
-    assert len(list(results.glob("*.json"))) == 2
+    crm = validate(crm_frame(), crm_suite, "standardized", run_name="run-1")
+    gold = validate(golden, suite, "golden", run_name="run-1")
     # Results and docs count failures but do not quote personal values.
-    assert "not-an-email" not in "".join(p.read_text() for p in results.glob("*.json"))
+    assert "not-an-email" not in json.dumps([crm.gx_result, gold.gx_result])
 
-    index = build_data_docs(results, tmp_path / "site")
-    assert index == tmp_path / "site" / "index.html" and index.exists()
-    html = index.read_text(encoding="utf-8")
+    site = data_docs([crm.gx_result, gold.gx_result], tmp_path)
+    assert list(tmp_path.iterdir()) == []  # built in a scratch folder, then removed
+    html = site.text("index.html")
     assert "crm.standardized" in html and "golden_customers.golden" in html
-    pages = list((tmp_path / "site" / "validations").rglob("*.html"))
+    pages = [name for name in site if name.startswith("validations/") and name.endswith(".html")]
     assert len(pages) == 2
+    assert "not-an-email" not in "".join(site.text(p) for p in pages)
 
-    # Rebuilding replaces the site rather than mixing in stale pages.
-    for stale in results.glob("golden_customers.*"):
-        stale.unlink()
-    html = build_data_docs(results, tmp_path / "site").read_text(encoding="utf-8")
+    # Only what is given is in the site: nothing stale from an earlier build.
+    html = data_docs([crm.gx_result], tmp_path).text("index.html")
     assert "crm.standardized" in html and "golden_customers.golden" not in html

@@ -1,4 +1,4 @@
-"""The sources file (DESIGN.md, contract 1): parsed and checked once, then passed around typed.
+"""The sources file (docs/ARCHITECTURE.md): parsed and checked once, then passed around typed.
 
 A bad file is refused before any work starts, with every problem named at once, so a user
 fixing a sources file does not have to re-run once per typo.
@@ -15,22 +15,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-IDENTITY_FIELDS = (
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "address_line",
-    "city",
-    "postcode",
-    "region",
-    "country",
-    "national_id",
-)
-SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+from whiteglove.schema import IDENTITY_FIELDS, NAME_PATTERN, VALIDATION_SUFFIX
+
+SOURCE_NAME = re.compile(NAME_PATTERN)
+ATTRIBUTE_NAME = SOURCE_NAME
 
 
 class SourcesConfigError(ValueError):
@@ -84,6 +72,9 @@ class SourceConfig(_Strict):
     def _name_shape(cls, v: str) -> str:
         if not SOURCE_NAME.match(v):
             raise ValueError(f"name {v!r} must match [a-z][a-z0-9_]*")
+        if v.endswith(VALIDATION_SUFFIX):
+            # the graph names a validated asset's results <asset>_validation
+            raise ValueError(f"name {v!r} must not end in {VALIDATION_SUFFIX}")
         return v
 
     @field_validator("updated_at", mode="before")

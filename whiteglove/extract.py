@@ -22,8 +22,8 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from whiteglove.config import SourceConfig
+from whiteglove.schema import RAW_LINEAGE_COLUMNS
 
-LINEAGE_COLUMNS = ["_source", "_file", "_row_number", "_loaded_at", "_raw", "_parse_error"]
 # Python's csv module refuses fields over 128 KiB by default; exports with long free-text
 # notes (or a 1 MB line) are data, not an attack, and the whole file is in memory anyway.
 CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
@@ -57,10 +57,10 @@ def extract_source(
             )
         )
     out = pl.concat(frames, how="diagonal_relaxed")
-    data_cols = [c for c in out.columns if c not in LINEAGE_COLUMNS]
+    data_cols = [c for c in out.columns if c not in RAW_LINEAGE_COLUMNS]
     # Columns picked by exact name: `select("*")` or `select("^a.*$")` would read a column
     # called `*` or `^a.*$` as a wildcard or a regex.
-    return pl.DataFrame([out.get_column(c) for c in LINEAGE_COLUMNS + data_cols])
+    return pl.DataFrame([out.get_column(c) for c in RAW_LINEAGE_COLUMNS + data_cols])
 
 
 def _read_csv(source: SourceConfig, file: Path) -> pl.DataFrame:

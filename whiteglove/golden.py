@@ -20,7 +20,7 @@ Aggregates compute the value from the customer's records:
 Null and empty text never win. Ties are broken the same way everywhere: most trusted source,
 then most recently updated, then record key, so the same records always give the same table.
 
-Lineage has exactly one row per non-null golden value (the grain DESIGN.md fixes), naming the
+Lineage has exactly one row per non-null golden value (its published grain), naming the
 record that supplied it: the chosen record for pick rules, max, min and latest; for count and
 sum, the most recent record that contributed - the other contributors are the customer's
 records in customer_xref that the rule's scope selects. A count of 0 has no contributor: its
@@ -42,19 +42,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from whiteglove.config import GoldenConfig, GoldenRule
-from whiteglove.standardize import CANONICAL_FIELDS
+from whiteglove.schema import CANONICAL_FIELDS, GOLDEN_LINEAGE_COLUMNS, GOLDEN_SUMMARY_COLUMNS
 
 SURVIVING_FIELDS = [f for f in CANONICAL_FIELDS if f != "full_name"]
-SUMMARY_COLUMNS = ["record_count", "source_count", "sources", "last_updated_at"]
-LINEAGE_COLUMNS = [
-    "golden_id",
-    "field",
-    "value",
-    "source",
-    "source_record_id",
-    "record_key",
-    "rule",
-]
 RULE_DERIVED = "derived"
 RULE_LATEST = "latest"
 
@@ -83,7 +73,7 @@ class _Plan:
 def golden_columns(golden: GoldenConfig, attributes: list[str]) -> list[str]:
     """The golden table's columns, in order: id, name, identity, profile, cluster summary."""
     plans = _plans(golden, attributes, None)
-    return ["golden_id", "full_name", *[p.name for p in plans], *SUMMARY_COLUMNS]
+    return ["golden_id", "full_name", *[p.name for p in plans], *GOLDEN_SUMMARY_COLUMNS]
 
 
 def describe_rules(golden: GoldenConfig, attributes: list[str]) -> dict[str, str]:
@@ -270,7 +260,7 @@ def _lineage(
         pl.lit(ids).gather(pl.col("customer")).alias("golden_id"),
         pl.col("field").cast(pl.String),
         "value",
-        *[pl.lit(records[c]).gather(pl.col(_ROW)).alias(c) for c in LINEAGE_COLUMNS[3:6]],
+        *[pl.lit(records[c]).gather(pl.col(_ROW)).alias(c) for c in GOLDEN_LINEAGE_COLUMNS[3:6]],
         pl.col("rule").cast(pl.String),
     )
 

@@ -1,39 +1,50 @@
 """What an incremental run may reuse: unchanged sources, and the previous run's linkage.
 
 A source is unchanged when its fingerprint (its files' content, its entry in the sources file,
-its expectation suite, whiteglove's code and library versions) equals the one recorded when
-it was last extracted and standardized with every ERROR check passing. The record is
-withdrawn as soon as the source is extracted or standardized again and confirmed only after
-those checks pass, so a killed or failed run never leaves a stale "unchanged" behind. Values
-judged against today's date (birth dates in the future, "today" bounds in suites) are judged
-again only when a source is rebuilt; a full run rebuilds every source.
+its expectation suite, the code of the source stage and the versions of the libraries whose
+output is stored) equals the one recorded when it was last extracted and standardized with
+every ERROR check passing. The record is withdrawn as soon as the source is extracted or
+standardized again and confirmed only after those checks pass, so a killed or failed run
+never leaves a stale "unchanged" behind. Values judged against today's date (birth dates in
+the future, "today" bounds in suites) are judged again only when a source is rebuilt; a full
+run rebuilds every source.
 
 The linkage state is the model, one hash per record of what the model compared, and the
-pairs and review band it scored. It is reused only under the same linkage settings and code;
-`linkage.link` then scores only the pairs that involve a new or changed record.
+pairs and review band it scored. It is reused only under the same linkage settings and the
+same linkage code; `whiteglove.linkage.link` then scores only the pairs that involve a new
+or changed record.
+
+Code counts per stage: editing a report or survivorship invalidates neither, while editing
+anything the source stage runs (or imports) rebuilds every source.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
 import os
-import shutil
-import uuid
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
+from whiteglove.atomic import replace_folder, write_text_atomically
 from whiteglove.config import LinkageConfig, SourceConfig, SourcesConfig
-from whiteglove.linkage import LinkageResult, PreviousLinkage
-from whiteglove.validation import suite_for
+from whiteglove.layout import PROJECT_ROOT, OutputLayout
+from whiteglove.validation import Suite, suite_for
 
-FINGERPRINTS_DIR = "fingerprints"
-LINKAGE_STATE_DIR = "linkage_state"
-_PROJECT = Path(__file__).resolve().parent.parent
+if TYPE_CHECKING:
+    from whiteglove.linkage import LinkageResult, PreviousLinkage
+
+# The code each reused stage runs: these modules, what they import from the project, and
+# the asset modules that call them.
+SOURCE_STAGE = ("whiteglove.extract", "whiteglove.standardize", "whiteglove.validation")
+SOURCE_STAGE_ASSETS = ("assets.extract", "assets.standardize")
+LINKAGE_STAGE = ("whiteglove.linkage",)
+LINKAGE_STAGE_ASSETS = ("assets.link",)
 # Settings that decide clusters or resources, not scores or the stored review band: changing
 # them does not make what the previous run stored wrong.
 _NOT_SCORING = {
@@ -46,22 +57,79 @@ _NOT_SCORING = {
 }
 # Libraries whose output is stored in reused tables or states; a new version rebuilds them.
 _LIBRARIES = ["polars", "pyarrow", "duckdb", "splink", "phonenumbers", "great_expectations"]
-# The code that writes what is reused: the domain package and the assets and pipelines.
-_CODE_DIRS = ["whiteglove", "assets", "pipelines"]
+_PROJECT_PACKAGES = ("whiteglove", "assets", "pipelines")
 _CHUNK = 1 << 20
 
 
 @functools.cache
-def code_version() -> str:
-    """A digest of whiteglove's code and of the libraries whose output it stores."""
+def code_version(domain_modules: tuple[str, ...], asset_modules: tuple[str, ...] = ()) -> str:
+    """A digest of the code a stage runs and of the libraries whose output it stores.
+
+    The stage's domain modules count with every project module they import, transitively;
+    its asset modules count by their own text (what they import is the run's plumbing).
+    """
+    files = sorted(
+        {path for name in domain_modules for path in _imported_files(name)}
+        | {_module_file(name) for name in asset_modules}
+    )
     digest = hashlib.sha256()
     for name in _LIBRARIES:
         digest.update(f"{name} {_version(name)}\n".encode())
-    for folder in _CODE_DIRS:
-        for path in sorted((_PROJECT / folder).rglob("*.py")):
-            digest.update(path.relative_to(_PROJECT).as_posix().encode())
-            digest.update(path.read_bytes())
+    for path in files:
+        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def source_stage_version() -> str:
+    return code_version(SOURCE_STAGE, SOURCE_STAGE_ASSETS)
+
+
+def linkage_stage_version() -> str:
+    return code_version(LINKAGE_STAGE, LINKAGE_STAGE_ASSETS)
+
+
+def _module_file(name: str) -> Path:
+    base = PROJECT_ROOT.joinpath(*name.split("."))
+    package = base / "__init__.py"
+    return package if package.exists() else base.with_suffix(".py")
+
+
+def _imported_files(name: str) -> set[Path]:
+    """The file of module `name` and of every project module it imports, transitively."""
+    seen: set[Path] = set()
+    pending = [name]
+    while pending:
+        module = pending.pop()
+        path = _module_file(module)
+        if path in seen or not path.exists():
+            continue
+        seen.add(path)
+        if path.name == "__init__.py":  # a package: all of its modules are its code
+            pending += [
+                f"{module}.{p.stem}" for p in path.parent.glob("*.py") if p.stem != "__init__"
+            ]
+        pending += _project_imports(path, module)
+    return seen
+
+
+def _project_imports(path: Path, module: str) -> list[str]:
+    found = []
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            found.append(base)
+            # `from whiteglove import linkage` imports a module, not a name
+            found += [f"{base}.{alias.name}" for alias in node.names]
+    return [
+        name for name in found if name.split(".")[0] == "whiteglove" and _module_file(name).exists()
+    ]
 
 
 def _version(distribution: str) -> str:
@@ -71,14 +139,14 @@ def _version(distribution: str) -> str:
         return "absent"
 
 
-def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: dict) -> str:
+def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: Suite) -> str:
     """Changes whenever re-extracting and re-standardizing `source` could give another result."""
     digest = hashlib.sha256()
     settings = {
         "source": source.model_dump(mode="json"),
         "defaults": config.defaults.model_dump(mode="json"),
-        "suite": suite,
-        "code": code_version(),
+        "suite": suite.as_json(),
+        "code": source_stage_version(),
     }
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for path in config.files(source):
@@ -89,96 +157,100 @@ def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: dict)
     return digest.hexdigest()
 
 
-def forget_fingerprint(work: Path, source: str) -> None:
-    """The source is being extracted again: it is no longer known to be unchanged."""
-    for suffix in (".json", ".pending"):
-        (work / FINGERPRINTS_DIR / f"{source}{suffix}").unlink(missing_ok=True)
+class SourceFingerprints:
+    """The fingerprints recorded in one output folder, and the protocol that keeps them honest.
 
-
-def stage_fingerprint(work: Path, source: str, fingerprint: str) -> None:
-    """The fingerprint of what was just extracted, confirmed once it passes validation."""
-    _write_atomically(work / FINGERPRINTS_DIR / f"{source}.pending", fingerprint)
-
-
-def demote_fingerprint(work: Path, source: str) -> None:
-    """The source is being standardized again: unconfirmed until that passes validation."""
-    confirmed = work / FINGERPRINTS_DIR / f"{source}.json"
-    if confirmed.exists():
-        os.replace(confirmed, confirmed.with_suffix(".pending"))
-
-
-def confirm_fingerprint(work: Path, source: str) -> None:
-    pending = work / FINGERPRINTS_DIR / f"{source}.pending"
-    if pending.exists():
-        os.replace(pending, pending.with_suffix(".json"))
-
-
-def recorded_fingerprint(work: Path, source: str) -> str | None:
-    path = work / FINGERPRINTS_DIR / f"{source}.json"
-    return path.read_text(encoding="utf-8").strip() if path.exists() else None
-
-
-def is_unchanged(config: SourcesConfig, work: Path, name: str) -> bool:
-    """Whether source `name` is as it was when last built and validated without ERRORs."""
-    try:
-        current = source_fingerprint(config, config.source(name), suite_for(config, name))
-    except OSError:  # a file vanished while we looked: not known to be unchanged
-        return False
-    return recorded_fingerprint(work, name) == current
-
-
-def reuse_problems(
-    config: SourcesConfig, work: Path, graph_sources: list[str], reused: list[str]
-) -> list[str]:
-    """Why a run cannot use the stored tables it was planned to reuse (none: it can).
-
-    Checked when the run reaches the union of sources: between the moment a run is planned
-    (a sensor tick) and the moment it runs, an export, the sources file or a failed run may
-    have made a stored table something a rebuild would not give.
+    extracting -> extracted (raw ERROR checks passed: pending) -> standardizing ->
+    standardized (standardized ERROR checks passed: confirmed). Only a confirmed fingerprint
+    lets a later run reuse the source's stored tables.
     """
-    known = {s.name for s in config.sources}
-    problems = [
-        f"source {name!r} is in the loaded code location but no longer in the sources file; "
-        "reload the definitions"
-        for name in graph_sources
-        if name not in known
-    ]
-    for name in reused:
-        if name in known and not is_unchanged(config, work, name):
-            problems.append(
-                f"source {name!r} changed (or failed validation) after this run was planned "
-                "to reuse it; the next run rebuilds it"
-            )
-    return problems
+
+    def __init__(self, layout: OutputLayout) -> None:
+        self.layout = layout
+        self.folder = layout.fingerprints
+
+    def _file(self, source: str, state: str) -> Path:
+        return self.folder / f"{source}.{state}"
+
+    def extracting(self, source: str) -> None:
+        """The source is being extracted again: it is no longer known to be unchanged."""
+        for state in ("json", "pending"):
+            self._file(source, state).unlink(missing_ok=True)
+
+    def extracted(self, source: str, fingerprint: str) -> None:
+        """What was just extracted passed validation; confirmed once standardized too."""
+        write_text_atomically(self._file(source, "pending"), fingerprint)
+
+    def standardizing(self, source: str) -> None:
+        """The source is being standardized again: unconfirmed until that passes validation."""
+        confirmed = self._file(source, "json")
+        if confirmed.exists():
+            os.replace(confirmed, self._file(source, "pending"))
+
+    def standardized(self, source: str) -> None:
+        pending = self._file(source, "pending")
+        if pending.exists():
+            os.replace(pending, self._file(source, "json"))
+
+    def recorded(self, source: str) -> str | None:
+        path = self._file(source, "json")
+        return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+    def is_unchanged(self, config: SourcesConfig, name: str) -> bool:
+        """Whether source `name` is as it was when last built and validated without ERRORs,
+        and its stored tables are still there to reuse."""
+        stored = [self.layout.asset_value(f"{stage}_{name}", ".parquet") for stage in STAGES]
+        if not all(path.exists() for path in stored):
+            return False
+        try:
+            current = source_fingerprint(config, config.source(name), suite_for(config, name))
+        except OSError:  # a file vanished while we looked: not known to be unchanged
+            return False
+        return self.recorded(name) == current
+
+    def unchanged_sources(self, config: SourcesConfig) -> list[str]:
+        """The sources a run may reuse instead of extracting and standardizing them again."""
+        return [s.name for s in config.sources if self.is_unchanged(config, s.name)]
+
+    def reuse_problems(
+        self, config: SourcesConfig, graph_sources: list[str], reused: list[str]
+    ) -> list[str]:
+        """Why a run cannot use the stored tables it was planned to reuse (none: it can).
+
+        Checked when the run reaches the union of sources: between the moment a run is
+        planned (a sensor tick) and the moment it runs, an export, the sources file or a
+        failed run may have made a stored table something a rebuild would not give.
+        """
+        known = {s.name for s in config.sources}
+        problems = [
+            f"source {name!r} is in the loaded code location but no longer in the sources "
+            "file; reload the definitions"
+            for name in graph_sources
+            if name not in known
+        ]
+        for name in reused:
+            if name in known and not self.is_unchanged(config, name):
+                problems.append(
+                    f"source {name!r} changed (or failed validation) after this run was planned "
+                    "to reuse it; the next run rebuilds it"
+                )
+        return problems
+
+
+# The per-source assets a fingerprint stands for.
+STAGES = ("raw", "standardized")
 
 
 def linkage_key(config: LinkageConfig) -> str:
     """Equal keys: pairs scored under one setting are scored the same under the other."""
     settings = config.model_dump(mode="json", exclude=_NOT_SCORING)
-    text = json.dumps({"linkage": settings, "code": code_version()}, sort_keys=True, default=str)
+    text = json.dumps(
+        {"linkage": settings, "code": linkage_stage_version()}, sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def replace_folder(target: Path, fill: Callable[[Path], None]) -> None:
-    """Replace `target` with a folder that `fill` writes, all files at once.
-
-    `fill` writes into a hidden staging folder that is swapped in only when complete; what a
-    killed run leaves (names ending in .tmp) the next run removes.
-    """
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    staging.mkdir(parents=True)
-    try:
-        fill(staging)
-        old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old.tmp")
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def save_linkage_state(work: Path, result: LinkageResult, key: str) -> None:
+def save_linkage_state(layout: OutputLayout, result: LinkageResult, key: str) -> None:
     """Replace the stored linkage state with this run's, all files at once."""
 
     def fill(folder: Path) -> None:
@@ -191,12 +263,14 @@ def save_linkage_state(work: Path, result: LinkageResult, key: str) -> None:
             json.dumps({"key": key, "design": result.design}), encoding="utf-8"
         )
 
-    replace_folder(work / LINKAGE_STATE_DIR, fill)
+    replace_folder(layout.linkage_state, fill)
 
 
-def load_linkage_state(work: Path, key: str) -> PreviousLinkage | None:
+def load_linkage_state(layout: OutputLayout, key: str) -> PreviousLinkage | None:
     """The stored linkage state, if there is one and it was made under `key`."""
-    folder = work / LINKAGE_STATE_DIR
+    from whiteglove.linkage import PreviousLinkage
+
+    folder = layout.linkage_state
     state_file = folder / "state.json"
     if not state_file.exists():
         return None
@@ -210,10 +284,3 @@ def load_linkage_state(work: Path, key: str) -> PreviousLinkage | None:
         review=pl.read_parquet(folder / "review.parquet"),
         design=list(state.get("design", [])),
     )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

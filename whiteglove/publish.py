@@ -1,17 +1,11 @@
 """Publish a run's tables so that readers never see a half-written output.
 
-Layout of an output folder:
-
-    .whiteglove                 marks the folder as whiteglove's (see `claim_output_folder`)
-    snapshots/<run>/...         every file of one run, written completely first
-    latest -> snapshots/<run>   switched with one atomic rename once the snapshot is complete
-    golden_customers.parquet -> latest/golden_customers.parquet   (and so on for each file)
-
-The top-level names are symlinks through `latest`, so every path of contract 3 flips from
-the previous run to the new one at the same instant; a run that fails or is killed before the
-switch leaves the previous output in place. What a killed run leaves behind (a staging
-folder, a temporary link, a snapshot that was never switched to) is removed by the next
-publication, under the same lock, before it writes anything.
+The output folder's layout is described in `whiteglove/layout.py`. Every published file is
+written into a new snapshot first; the top-level names are symlinks through `latest`, so
+every published path flips from the previous run to the new one at the same instant; a run
+that fails or is killed before the switch leaves the previous output in place. What a killed
+run leaves behind (a staging folder, a temporary link, a snapshot that was never switched
+to) is removed by the next publication, under the same lock, before it writes anything.
 
 Two processes never publish into one folder at the same time: `publish` holds an exclusive
 lock on `<out>/.publish.lock`, and `output_lock` gives callers (the CLI's runner) a lock for
@@ -35,17 +29,18 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-SNAPSHOTS = "snapshots"
-LATEST = "latest"
+from whiteglove.documents import Documents, write_documents
+from whiteglove.layout import OutputLayout
+
+SNAPSHOTS = OutputLayout.SNAPSHOTS
+LATEST = OutputLayout.LATEST
+MARKER = OutputLayout.MARKER
+RUN_LOCK = OutputLayout.RUN_LOCK
+PUBLISH_LOCK = OutputLayout.PUBLISH_LOCK
+OWN_ENTRIES = OutputLayout.OWN_ENTRIES
 KEEP_SNAPSHOTS = 5
-MARKER = ".whiteglove"
-RUN_LOCK = ".lock"
-PUBLISH_LOCK = ".publish.lock"
-WORK = ".work"
 # Written into a snapshot once `latest` points to it: that snapshot was seen by readers.
 PUBLISHED = ".published"
-# Entries whiteglove itself puts in an output folder; anything else is the user's.
-OWN_ENTRIES = {MARKER, RUN_LOCK, PUBLISH_LOCK, WORK, SNAPSHOTS, LATEST}
 # Table names become SQL identifiers in customers.duckdb; they come from code, and this keeps
 # them plain identifiers anyway.
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -70,10 +65,42 @@ class Publication:
     files: list[str]
 
 
-def previous_output(out_dir: Path, name: str) -> Path | None:
-    """A file of the currently published run, if there is one."""
-    path = out_dir / LATEST / name
-    return path if path.exists() else None
+@dataclass(frozen=True)
+class PreviousPublication:
+    """The snapshot that was published when a run started (None: nothing published yet)."""
+
+    snapshot: Path | None
+
+    @classmethod
+    def pin(cls, layout: OutputLayout) -> PreviousPublication:
+        """The snapshot `latest` points to now, if it is one of this folder's own snapshots."""
+        name = _latest_target(layout.root)
+        if name is None:
+            return cls(None)
+        snapshot = layout.snapshots / name
+        # `latest` is written as "snapshots/<run>"; a link elsewhere is not our publication
+        if Path(os.readlink(layout.latest)) != Path(SNAPSHOTS) / name or not _real_dir(snapshot):
+            return cls(None)
+        return cls(snapshot)
+
+    def path(self, name: str) -> Path | None:
+        """A published file, if the pinned snapshot has it."""
+        if self.snapshot is None:
+            return None
+        path = self.snapshot / name
+        return path if path.is_file() and not path.is_symlink() else None
+
+    def table(self, name: str) -> pl.DataFrame | None:
+        path = self.path(f"{name}.parquet")
+        return pl.read_parquet(path) if path else None
+
+    def document(self, name: str) -> dict | None:
+        path = self.path(name)
+        return json.loads(path.read_text(encoding="utf-8")) if path else None
+
+
+def _real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
 
 
 def claim_output_folder(out_dir: Path) -> None:
@@ -145,12 +172,16 @@ def publish(
     run_id: str,
     tables: dict[str, pl.DataFrame],
     documents: dict[str, dict],
-    files: dict[str, Path] | None = None,
+    files: Documents | None = None,
     lock_timeout: float = 600.0,
 ) -> Publication:
-    """Write tables (Parquet + one DuckDB file), JSON documents and extra files, then switch."""
-    files = files or {}
-    names = [f"{t}.parquet" for t in tables] + ["customers.duckdb", *files, *documents]
+    """Write tables (Parquet + one DuckDB file), JSON documents and other files, then switch.
+
+    `files` may hold folders (`reports/linkage.html`): each top-level name gets one link.
+    """
+    files = files or Documents()
+    names = [f"{t}.parquet" for t in tables] + ["customers.duckdb", *sorted(files.folders)]
+    names += list(documents)
     for table in tables:
         if not TABLE_NAME.match(table):
             raise ValueError(f"table name {table!r} must match {TABLE_NAME.pattern}")
@@ -241,7 +272,7 @@ def _write_snapshot(
     folder: Path,
     tables: dict[str, pl.DataFrame],
     documents: dict[str, dict],
-    files: dict[str, Path],
+    files: Documents,
 ) -> None:
     for name, frame in tables.items():
         frame.write_parquet(folder / f"{name}.parquet", compression="zstd")
@@ -260,11 +291,7 @@ def _write_snapshot(
             )
     finally:
         con.close()
-    for name, target in files.items():
-        if target.is_dir():
-            shutil.copytree(target, folder / name)
-        else:
-            shutil.copy2(target, folder / name)
+    write_documents(files, folder)
     for name, document in documents.items():
         (folder / name).write_text(json.dumps(document, indent=2, default=str) + "\n")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-QUARANTINE_COLUMNS = ["source", "row_number", "source_record_id", "file", "raw", "reasons"]
+from whiteglove.schema import QUARANTINE_SCHEMA
 
 
 def _is_rejected() -> pl.Expr:
@@ -34,16 +34,7 @@ def rejected(standardized: list[pl.DataFrame]) -> pl.DataFrame:
         )
         for f in standardized
     ]
-    empty = pl.DataFrame(
-        schema={
-            "source": pl.String,
-            "row_number": pl.Int64,
-            "source_record_id": pl.String,
-            "file": pl.String,
-            "raw": pl.String,
-            "reasons": pl.List(pl.String),
-        }
-    )
+    empty = pl.DataFrame(schema=QUARANTINE_SCHEMA)
     return pl.concat([empty, *frames], how="vertical_relaxed").sort("source", "row_number")
 
 
@@ -55,5 +46,23 @@ def invalid_value_counts(standardized: pl.DataFrame) -> dict[str, int]:
         .group_by("_invalid")
         .len()
         .sort("_invalid")
+    )
+    return dict(counts.iter_rows())
+
+
+def reason_kind(reason: pl.Expr) -> pl.Expr:
+    """A reason without its detail: "duplicate record id (first seen at row 12)" and
+    "... row 40" are one kind of reason."""
+    return reason.str.replace(r" \(.*", "")
+
+
+def quarantine_reasons(quarantine: pl.DataFrame) -> dict[str, int]:
+    """Quarantined rows by kind of reason, most frequent first (a row may have several)."""
+    counts = (
+        quarantine.select(reason_kind(pl.col("reasons").explode()).alias("reason"))
+        .drop_nulls()
+        .group_by("reason")
+        .len()
+        .sort(["len", "reason"], descending=[True, False])
     )
     return dict(counts.iter_rows())

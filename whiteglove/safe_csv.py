@@ -10,8 +10,7 @@ Numbers stay numbers: only text cells are touched, so a negative amount is still
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import io
 
 import polars as pl
 
@@ -34,25 +33,19 @@ def _neutralize(cells: pl.Series) -> pl.Series:
     return ("'" + text).zip_with(risky, text).alias(cells.name)
 
 
-def write_csv_for_people(frame: pl.DataFrame, path: Path) -> Path:
-    """Write `frame` as a spreadsheet-safe CSV: neutralized cells, UTF-8 with a BOM.
+def csv_for_people(frame: pl.DataFrame) -> bytes:
+    """`frame` as a spreadsheet-safe CSV: neutralized cells, UTF-8 with a BOM.
 
     Lists (such as quarantine reasons) are joined with "; " so the file has one value per
-    cell. The file is written under a temporary name and renamed, so a reader never opens
-    half of it.
+    cell.
     """
     flat = pl.DataFrame(
         [_joined(s) if isinstance(s.dtype, pl.List) else s for s in frame.get_columns()]
     )
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        # The BOM makes Excel read the file as UTF-8, so accented names survive.
-        spreadsheet_safe(flat).write_csv(tmp, include_bom=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    buffer = io.BytesIO()
+    # The BOM makes Excel read the file as UTF-8, so accented names survive.
+    spreadsheet_safe(flat).write_csv(buffer, include_bom=True)
+    return buffer.getvalue()
 
 
 def _safe_name(name: str) -> str:

@@ -15,25 +15,21 @@ from datetime import date
 import phonenumbers
 import polars as pl
 
-from whiteglove.config import IDENTITY_FIELDS, FieldSpec, SourceConfig
-from whiteglove.extract import LINEAGE_COLUMNS
+from whiteglove.config import FieldSpec, SourceConfig
 from whiteglove.names import fold, given_name_length
+from whiteglove.schema import (
+    CANONICAL_FIELDS,
+    DNI_LETTERS,
+    EARLIEST_BIRTH_DATE,
+    EMAIL_PATTERN,
+    ES_NATIONAL_ID_PATTERN,
+    ES_POSTCODE_PATTERN,
+    RAW_LINEAGE_COLUMNS,
+    RECORD_COLUMNS,
+    record_key,
+)
 
-# Identity fields in the canonical schema; full_name is split into first/last and kept as a
-# display value, so it is not listed separately.
-CANONICAL_FIELDS = [f for f in IDENTITY_FIELDS if f != "full_name"] + ["full_name"]
-RECORD_COLUMNS = [
-    "record_key",
-    "source",
-    "source_record_id",
-    "row_number",
-    "trust",
-    "updated_at",
-    *CANONICAL_FIELDS,
-]
-MIN_BIRTH_DATE = date(1900, 1, 1)
-EMAIL_PATTERN = r"^[a-z0-9._%+'\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}$"
-DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+MIN_BIRTH_DATE = date.fromisoformat(EARLIEST_BIRTH_DATE)
 SRC = "__src__"
 
 
@@ -44,7 +40,7 @@ def standardize_source(
     today = today or date.today()
     # Source columns move to a private namespace so that a column called "email" or "phone"
     # can never be confused with the canonical field of the same name.
-    data_columns = [c for c in raw.columns if c not in LINEAGE_COLUMNS]
+    data_columns = [c for c in raw.columns if c not in RAW_LINEAGE_COLUMNS]
     df = raw.rename({c: SRC + c for c in data_columns})
     df = df.with_columns(
         _text(df, SRC + source.id).str.strip_chars().replace("", None).alias("source_record_id")
@@ -134,11 +130,6 @@ def standardize_source(
     return frame.select(
         RECORD_COLUMNS + attributes + ["_reasons", "_invalid", "_file", "_raw", "_loaded_at"]
     )
-
-
-def record_key(source: pl.Expr, source_record_id: pl.Expr) -> pl.Expr:
-    """The record's key across the whole run: "<source>:<source record id>"."""
-    return source + pl.lit(":") + source_record_id
 
 
 def _row_as_json(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
@@ -310,7 +301,7 @@ def _postcode(expr: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     # Spanish postcodes are five digits; exports that stored them as numbers lost the leading
     # zero (08001 -> 8001), which is recoverable because the province prefix is 01-52.
     es = cleaned.str.zfill(5)
-    es_valid = es.str.contains(r"^(0[1-9]|[1-4][0-9]|5[0-2])[0-9]{3}$")
+    es_valid = es.str.contains(ES_POSTCODE_PATTERN)
     is_es = country == "ES"
     value = pl.when(is_es & es_valid).then(es).when(~is_es).then(cleaned)
     return value, pl.when(cleaned.is_not_null() & value.is_null())
@@ -325,7 +316,7 @@ def _national_id(expr: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         .str.replace(r"^Y", "1")
         .str.replace(r"^Z", "2")
     )
-    shaped = cleaned.str.contains(r"^[0-9XYZ][0-9]{7}[A-Z]$")
+    shaped = cleaned.str.contains(ES_NATIONAL_ID_PATTERN)
     expected = pl.lit(list(DNI_LETTERS)).list.get(
         numeric.cast(pl.Int64, strict=False).fill_null(0) % 23
     )

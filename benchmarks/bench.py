@@ -252,19 +252,6 @@ class Dataset:
     reused: bool
 
 
-def write_product_sources(path: Path) -> None:
-    """The product's own sources file (its GX suites, survivorship and linkage settings), not
-    the generator's minimal one: the benchmark measures what `whiteglove run` does for a user."""
-    import yaml
-
-    from whiteglove.layout import BUNDLED_SOURCES as DEFAULT_SOURCES
-
-    config = yaml.safe_load(DEFAULT_SOURCES.read_text(encoding="utf-8"))
-    if "expectations" in config:
-        config["expectations"] = str((DEFAULT_SOURCES.parent / config["expectations"]).resolve())
-    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), "utf-8")
-
-
 def prepare_data(
     target_records: int, seed: int, data_root: Path, env: dict[str, str], regenerate: bool
 ) -> Dataset:
@@ -275,8 +262,10 @@ def prepare_data(
     root = data_root / f"people{people}-seed{seed}"
     marker = root / "generated.json"
     if marker.exists() and not regenerate:
+        from whiteglove.sample_data import write_sources
+
         # the exports are reused, the sources file never: it must be today's product file
-        write_product_sources(root / "sources.yaml")
+        write_sources(root)
         return Dataset(**{**json.loads(marker.read_text()), "reused": True})
     shutil.rmtree(root, ignore_errors=True)
     start = time.perf_counter()
@@ -289,8 +278,8 @@ def prepare_data(
         stdout=subprocess.DEVNULL,
     )
     generation = round(time.perf_counter() - start, 3)
+    # the generator writes the product's own sources file (its suites, survivorship, linkage)
     sources = root / "sources.yaml"
-    write_product_sources(sources)
     truth = pl.read_csv(root / "truth.csv", schema_overrides={"source_record_id": pl.String})
     dataset = Dataset(
         target_records=target_records,

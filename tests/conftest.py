@@ -5,10 +5,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 from dagster import DagsterInstance
 
-from whiteglove.layout import BUNDLED_SOURCES as DEFAULT_SOURCES
 from pipelines.runner import RunOutcome, run_pipeline
 from whiteglove.sample_data import generate
 
@@ -28,12 +26,7 @@ class GeneratedRun:
 
 def make_sample(root: Path, people: int, seed: int) -> Path:
     """Generated exports plus the bundled sources file (and its suites) that map them."""
-    generate(root, people=people, seed=seed)
-    config = yaml.safe_load(DEFAULT_SOURCES.read_text(encoding="utf-8"))
-    config["expectations"] = str((DEFAULT_SOURCES.parent / config["expectations"]).resolve())
-    path = root / "sources.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+    return generate(root, people=people, seed=seed).config
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,9 @@
 import csv
 import json
 import re
+import shutil
+import subprocess
+import sys
 import unicodedata
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -14,6 +17,8 @@ import pytest
 import yaml
 from numpy.random import PCG64, Generator
 
+from whiteglove.config import load_sources
+from whiteglove.layout import BUNDLED_SOURCES, PROJECT_ROOT
 from whiteglove.sample_data import (
     CITIES,
     CRM_COLUMNS,
@@ -131,6 +136,47 @@ def test_cli_writes_a_sample(tmp_path, capsys):
     config = yaml.safe_load((tmp_path / "cli" / "sources.yaml").read_text(encoding="utf-8"))
     assert [src["name"] for src in config["sources"]] == ["crm", "billing", "marketing", "support"]
     assert "40 people" in capsys.readouterr().out
+
+
+def test_module_command_in_the_bundled_sources_file_runs(tmp_path):
+    out = tmp_path / "module"
+    command = [sys.executable, "-m", "whiteglove.sample_data", "--people", "20", "--out", str(out)]
+    subprocess.run(command, check=True, cwd=PROJECT_ROOT, capture_output=True)
+    assert all((out / name).is_file() for name in (*FILES, "sources.yaml"))
+
+
+# --------------------------------------------------------------------------- sources file
+def test_generated_sources_file_maps_the_exports_with_the_bundled_suites(tmp_path):
+    summary = generate(tmp_path / "fresh", people=40, seed=3)
+    # load_sources checks that every export and the suites folder exist
+    config = load_sources(summary.config)
+    bundled = load_sources(BUNDLED_SOURCES)
+    assert config.expectations_dir.resolve() == bundled.expectations_dir.resolve()
+    assert {s.name: config.resolve(s.path) for s in config.sources} == {
+        name: path.resolve() for name, path in summary.exports.items()
+    }
+    # the suites folder is the only value rewritten; comments and everything else are kept
+    generated = summary.config.read_text(encoding="utf-8").splitlines()
+    original = BUNDLED_SOURCES.read_text(encoding="utf-8").splitlines()
+    changed = [(a, b) for a, b in zip(original, generated, strict=True) if a != b]
+    assert [a for a, _ in changed] == ["expectations: ../expectations"]
+    assert changed[0][1].startswith("expectations: ")
+
+
+def test_generating_into_a_copy_of_data_reproduces_it_byte_for_byte(tmp_path):
+    data = BUNDLED_SOURCES.parent
+    if not (data / "truth.csv").exists():
+        pytest.skip("no committed sample")
+    copy = tmp_path / "data"
+    for name in FILES:
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data / name, copy / name)
+    (copy / "sources.yaml").write_text("# an older sources file\n", encoding="utf-8")
+    # `../expectations` from the copy reaches the bundled suites, as it does from data/
+    (tmp_path / "expectations").symlink_to(PROJECT_ROOT / "expectations", target_is_directory=True)
+    generate(copy, people=3000, seed=7)
+    for name in (*FILES, "sources.yaml"):
+        assert (copy / name).read_bytes() == (data / name).read_bytes(), name
 
 
 # --------------------------------------------------------------------------- truth

@@ -1,0 +1,3 @@
+from whiteglove.sample_data.generator import main
+
+raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""Probabilistic record linkage with Splink on DuckDB, or on Spark when one machine is not enough.
+
+The model is data, derived from whichever canonical fields the sources map: each present
+field brings its comparison (from Splink's comparison library) and its blocking rules. The
+sources are linked and de-duplicated in one model over the union of all customer records
+(a dedupe over the union is link-and-dedupe: every pair within and across sources is a
+candidate).
+
+The modules, in the order `link` uses them: `model` (the columns compared, the comparisons,
+the model as data), `blocking` (candidate pairs and their cost), `reuse` (what an
+incremental run keeps), `backends` and `spark` (where Splink runs), `training`, `scoring`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from whiteglove.config import LinkageConfig
+from whiteglove.linkage.backends import duckdb_config, duckdb_connection, open_backend
+from whiteglove.linkage.blocking import (
+    DERIVED_RULE_FLOOR,
+    DERIVED_RULE_PER_RECORD,
+    BlockingPlan,
+    BlockingRule,
+    count_comparisons,
+    default_blocking_rules,
+    plan_blocking,
+    splink_rules,
+)
+from whiteglove.linkage.errors import LinkageError
+from whiteglove.linkage.model import (
+    M_FLOOR,
+    MATCH_COLUMNS,
+    STRONG_DISAGREEMENT,
+    build_comparisons,
+    check_saved_model,
+    floor_m_probabilities,
+    in_dialect,
+    load_model,
+    match_frame,
+    present_columns,
+    strong_identifiers,
+)
+from whiteglove.linkage.results import LinkageResult, PreviousLinkage
+from whiteglove.linkage.reuse import linkage_design, record_hashes, reusable
+from whiteglove.linkage.scoring import score
+from whiteglove.linkage.spark import spark_session
+from whiteglove.linkage.training import train
+
+__all__ = [
+    "DERIVED_RULE_FLOOR",
+    "DERIVED_RULE_PER_RECORD",
+    "MATCH_COLUMNS",
+    "M_FLOOR",
+    "STRONG_DISAGREEMENT",
+    "BlockingRule",
+    "LinkageError",
+    "LinkageResult",
+    "PreviousLinkage",
+    "build_comparisons",
+    "check_saved_model",
+    "count_comparisons",
+    "default_blocking_rules",
+    "duckdb_config",
+    "floor_m_probabilities",
+    "in_dialect",
+    "link",
+    "match_frame",
+    "present_columns",
+    "record_hashes",
+    "spark_session",
+    "strong_identifiers",
+]
+
+
+def link(
+    records: pl.DataFrame,
+    config: LinkageConfig,
+    model_path: Path | None = None,
+    previous: PreviousLinkage | None = None,
+) -> LinkageResult:
+    """Score candidate pairs with a model trained on this run's records, or a saved one.
+
+    Given what a previous run left (`previous`), nothing is trained: its model scores only
+    the pairs that involve a new or changed record, and the other pairs keep their scores.
+    A different blocking or a different saved model makes that unsafe; then every pair is
+    scored again.
+    """
+    with duckdb_connection(config) as con:
+        frame = match_frame(records)
+        present = present_columns(frame)
+        comparisons = build_comparisons(present)
+        blocking = plan_blocking(con, frame, present, config)
+        hashes = record_hashes(frame)
+        design = linkage_design(blocking.rules, present)
+        reuse = reusable(previous, design, hashes, model_path)
+        if reuse is not None and reuse.nothing_changed:
+            kept = (reuse.pairs, reuse.review)
+            return _result(blocking, hashes, design, reuse.model, "incremental", kept, 0)
+        if reuse is not None:
+            frame = frame.with_columns(reuse.changed.alias("changed_record"))
+        backend = open_backend(config, con, frame)
+        if reuse is not None:
+            model, mode = reuse.model, "incremental"
+        elif model_path is not None:
+            model, mode = load_model(model_path, set(frame.columns), backend.dialect), "loaded"
+        else:
+            model = train(backend.records, comparisons, blocking.rules, present, config)
+            mode = "trained"
+        only_changed = reuse is not None
+        scored = score(backend, model, splink_rules(blocking.rules, only_changed), config)
+        if reuse is None:
+            return _result(blocking, hashes, design, model, mode, scored, len(hashes))
+        return _result(blocking, hashes, design, model, mode, reuse.merged(*scored), reuse.rescored)
+
+
+def _result(
+    blocking: BlockingPlan,
+    hashes: pl.DataFrame,
+    design: list[str],
+    model: dict,
+    mode: str,
+    scored: tuple[pl.DataFrame, pl.DataFrame],
+    rescored: int,
+) -> LinkageResult:
+    pairs, review = scored
+    return LinkageResult(
+        pairs=pairs,
+        model_json=model,
+        comparisons_per_rule=blocking.counts,
+        review=review,
+        left_out_rules=blocking.left_out,
+        records=hashes,
+        design=design,
+        mode=mode,
+        records_rescored=rescored,
+    )

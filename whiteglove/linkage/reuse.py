@@ -1,0 +1,103 @@
+"""Incremental reuse: which records changed since the previous run, and what of its pairs
+and review rows still holds, so that only the pairs with a new or changed record are scored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from whiteglove.linkage.blocking import BlockingRule
+from whiteglove.linkage.model import in_dialect, read_model
+from whiteglove.linkage.results import PreviousLinkage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What this run keeps of the previous one: its model, and the pairs and review rows
+    between two records that did not change."""
+
+    model: dict
+    changed: pl.Series  # for each current record, in order: new, or changed
+    pairs: pl.DataFrame
+    review: pl.DataFrame
+
+    @property
+    def nothing_changed(self) -> bool:
+        return not self.changed.any()
+
+    @property
+    def rescored(self) -> int:
+        """Records whose pairs this run scores."""
+        return int(self.changed.sum())
+
+    def merged(
+        self, pairs: pl.DataFrame, review: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The kept pairs and review rows with this run's newly scored ones."""
+        return (
+            pl.concat([self.pairs, pairs], how="vertical_relaxed"),
+            pl.concat([self.review, review], how="vertical_relaxed"),
+        )
+
+
+def record_hashes(frame: pl.DataFrame) -> pl.DataFrame:
+    """unique_id and a hash of every value the model compares: equal hash, same scores."""
+    values = frame.drop("unique_id")
+    return frame.select("unique_id", values.hash_rows().alias("record_hash"))
+
+
+def linkage_design(rules: list[BlockingRule], present: set[str]) -> list[str]:
+    """Blocking rules and compared fields: what decides which pairs exist."""
+    return [r.label for r in rules] + ["fields: " + ", ".join(sorted(present))]
+
+
+def reusable(
+    previous: PreviousLinkage | None,
+    design: list[str],
+    hashes: pl.DataFrame,
+    model_path: Path | None,
+) -> Reuse | None:
+    """What this run keeps of `previous`; None when every pair is to be scored again."""
+    if previous is None or not can_continue(previous, design, model_path):
+        return None
+    changed = changed_records(hashes, previous.records)
+    log.info("incremental linkage: %d of %d records new or changed", changed.sum(), len(hashes))
+    kept = hashes.filter(~changed)["unique_id"]
+    return Reuse(
+        previous.model, changed, _between(previous.pairs, kept), _between(previous.review, kept)
+    )
+
+
+def can_continue(previous: PreviousLinkage, design: list[str], model_path: Path | None) -> bool:
+    """Whether the previous run's pairs can be kept: same blocking, fields and model."""
+    if previous.design != design:
+        log.info("blocking rules or compared fields changed since the previous run: full scoring")
+        return False
+    if model_path is not None:
+        saved = read_model(model_path)
+        if in_dialect(saved, previous.model.get("sql_dialect", "duckdb")) != previous.model:
+            log.info("linkage.model is not the model of the previous run: scoring every pair")
+            return False
+    return True
+
+
+def changed_records(current: pl.DataFrame, previous: pl.DataFrame) -> pl.Series:
+    """For each current record, in order: new, or compared values differ from before."""
+    known = current.join(
+        previous, on="unique_id", how="left", suffix="_before", maintain_order="left"
+    )
+    return (
+        known["record_hash_before"].is_null()
+        | (known["record_hash"] != known["record_hash_before"])
+    ).alias("changed")
+
+
+def _between(pairs: pl.DataFrame, kept: pl.Series) -> pl.DataFrame:
+    """The pairs whose two records are both in `kept`."""
+    return pairs.filter(pl.col("unique_id_l").is_in(kept) & pl.col("unique_id_r").is_in(kept))

@@ -145,20 +145,20 @@ def clusters(
             f"{len(result.still_implausible)} cluster(s) still implausible after splitting "
             f"(sizes {result.still_implausible[:10]}); they are published as they are"
         )
-    sizes = result.clusters.group_by("cluster_id").len()
+    sizes = result.size_figures()
     return Output(
         result.clusters,
         metadata=table_metadata(
             result.clusters,
             reveal_personal_data=settings.reveal_personal_data,
-            cluster_count=sizes.height,
-            largest_cluster=int(sizes["len"].max() or 0),
+            cluster_count=sizes["customers"],
+            largest_cluster=sizes["largest"],
             clusters_split=result.split,
             clusters_still_implausible=len(result.still_implausible),
             strong_identifiers=MetadataValue.json(list(strong)),
             steward_links_forced=result.forced,
             steward_links_forbidden=result.forbidden,
-            cluster_size_distribution=MetadataValue.json(result.size_distribution()),
+            cluster_size_distribution=MetadataValue.json(sizes["distribution"]),
         ),
     )
 

@@ -19,6 +19,8 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from whiteglove.metrics import cluster_figures, cluster_sizes
+
 
 @dataclass
 class Clustering:
@@ -28,10 +30,9 @@ class Clustering:
     forced: int = 0  # steward decisions applied
     forbidden: int = 0
 
-    def size_distribution(self) -> dict[str, int]:
-        sizes = self.clusters.group_by("cluster_id").len()
-        counts = sizes.group_by("len").len(name="clusters").sort("len")
-        return {str(size): n for size, n in counts.iter_rows()}
+    def size_figures(self) -> dict:
+        """How many clusters, the largest, and how many of each size (whiteglove.metrics)."""
+        return cluster_figures(cluster_sizes(self.clusters, "cluster_id", source=None))
 
 
 def cluster_records(

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from whiteglove.metrics import cluster_figures, cluster_sizes
+
 
 class ConservationError(RuntimeError):
     """Rows were lost or counted twice between extraction and publication."""
@@ -47,8 +49,7 @@ def run_summary(
                 f: n for s, f, n in invalid.sort("field").iter_rows() if s == name
             },
         }
-    golden = tables["golden_customers"]
-    sizes = tables["customer_xref"].group_by("golden_id").len()
+    clusters = cluster_figures(cluster_sizes(tables["customer_xref"], "golden_id"))
     return {
         "run_id": run_id,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -61,9 +62,9 @@ def run_summary(
         },
         "linkage": {
             "match_threshold": match_threshold,
-            "multi_record_customers": sizes.filter(pl.col("len") > 1).height,
-            "largest_cluster": int(sizes["len"].max() or 0),
-            "multi_source_customers": golden.filter(pl.col("source_count") > 1).height,
+            "multi_record_customers": clusters["multi_record"],
+            "largest_cluster": clusters["largest"],
+            "multi_source_customers": clusters["multi_source"],
         },
         "checks": _checks(check_results),
         "step_seconds": step_seconds,

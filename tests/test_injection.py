@@ -1,9 +1,10 @@
 """Names and paths from sources.yaml are data, never code, and a run writes only into --out.
 
 Column and source names reach Polars expressions, Great Expectations suites, Splink blocking
-rules and DuckDB tables. A hostile name is either read as the name it is or refused; it is
-never executed. Paths in the sources file are read-only inputs: the only folder a run writes
-is the output folder, and one that holds someone else's files is refused.
+rules, DuckDB tables and the HTML people read (the reports and GX Data Docs). A hostile name
+or value is either read as the name it is or refused; it is never executed. Paths in the
+sources file are read-only inputs: the only folder a run writes is the output folder, and
+one that holds someone else's files is refused.
 """
 
 import csv
@@ -12,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
@@ -33,7 +35,11 @@ from whiteglove.standardize import standardize_source
 DROP_TABLE = 'x"; DROP TABLE t; --'
 QUOTE = "it's"
 CLOSE_PAREN = "a'); DROP TABLE golden_customers; --"
-TABLES = ["golden_customers", "customer_xref", "golden_lineage", "match_pairs", "quarantine"]
+# What a browser would run or render as markup if a page put text into HTML as it is.
+SCRIPT = '<script>alert("wg-script")</script>'
+IMG = '"><img src=x onerror=alert("wg-img")>'
+STYLE = '</style><b id="wg-style">style</b>'
+MARKUP = SCRIPT + IMG + STYLE
 
 
 def rename_crm_columns(root: Path, renames: dict[str, str]) -> None:
@@ -47,6 +53,7 @@ def rename_crm_columns(root: Path, renames: dict[str, str]) -> None:
     sources = root / "sources.yaml"
     config = yaml.safe_load(sources.read_text(encoding="utf-8"))
     spec = next(s for s in config["sources"] if s["name"] == "crm")
+    spec["id"] = renames.get(spec["id"], spec["id"])
     for section in ("fields", "attributes"):
         for key, value in spec[section].items():
             if isinstance(value, str) and value in renames:
@@ -59,11 +66,43 @@ def rename_crm_columns(root: Path, renames: dict[str, str]) -> None:
     sources.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
 
 
+def put_markup_in_values(root: Path) -> None:
+    """Customer names in crm, and ticket statuses (a checked column whose offending values the
+    bundled suite shows in Data Docs) in support, that are markup."""
+    crm = pl.read_csv(root / "exports" / "crm.csv", separator=";", infer_schema=False)
+    names = [SCRIPT, IMG, STYLE]
+    crm = crm.with_columns(
+        pl.when(pl.int_range(pl.len()) < 3)
+        .then(pl.Series(names + [""] * (crm.height - 3)))
+        .otherwise(pl.col("Nombre"))
+        .alias("Nombre")
+    )
+    crm.write_csv(root / "exports" / "crm.csv", separator=";")
+    support = pl.read_csv(root / "exports" / "support.csv", infer_schema=False)
+    support = support.with_columns(
+        pl.when(pl.int_range(pl.len()) < 3)
+        .then(pl.Series(names + [""] * (support.height - 3)))
+        .otherwise(pl.col("status"))
+        .alias("status")
+    )
+    support.write_csv(root / "exports" / "support.csv")
+
+
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("injection")
     sources = make_sample(root, people=100, seed=17)
-    rename_crm_columns(root, {"Email": DROP_TABLE, "Ciudad": QUOTE, "FechaAlta": CLOSE_PAREN})
+    put_markup_in_values(root)
+    rename_crm_columns(
+        root,
+        {
+            "Email": DROP_TABLE,
+            "Ciudad": QUOTE,
+            "FechaAlta": CLOSE_PAREN,
+            # the id column is named in the raw-stage checks of crm's (default) suite
+            "IdCliente": f"Id{MARKUP}",
+        },
+    )
     with DagsterInstance.ephemeral() as instance:
         outcome = run_pipeline(sources, root / "out", instance=instance, log_level="ERROR")
     assert outcome.success, outcome.failures
@@ -90,12 +129,13 @@ def test_the_duckdb_file_holds_every_table_and_nothing_else(hostile_run):
         names = {
             r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()
         }
-        for table in TABLES:
+        for table in names:
             count = con.execute(f'select count(*) from "{table}"').fetchall()[0][0]
             assert count == pl.read_parquet(out / f"{table}.parquet").height, table
     finally:
         con.close()
-    assert set(TABLES) <= names and "t" not in names
+    # exactly the published tables: no statement in a name created or dropped one
+    assert names == {p.stem for p in out.glob("*.parquet")}
 
 
 def test_a_source_name_that_tries_injection_is_refused(tmp_path):
@@ -257,3 +297,61 @@ def test_publish_refuses_a_foreign_folder_even_when_called_directly(tmp_path):
             tmp_path, "run1", tables={"golden_customers": pl.DataFrame({"a": [1]})}, documents={}
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xlsx"]
+
+
+class _Elements(HTMLParser):
+    """Every element of a page, as (tag, attributes), and the text of its scripts."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def test_markup_in_names_and_values_is_shown_as_text_in_every_published_page(hostile_run):
+    reports = hostile_run / "out" / "reports"
+    pages = sorted(reports.rglob("*.html"))
+    docs = [p for p in pages if "data_docs" in p.parts]
+    assert {"data_quality.html", "linkage.html"} <= {p.name for p in pages} and docs
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for markup in (SCRIPT, IMG, STYLE):
+            assert markup not in text, page
+        parsed = _Elements()
+        parsed.feed(text)
+        where = page.relative_to(reports)
+        assert not [a for t, a in parsed.elements if t == "img" and a.get("src") == "x"], where
+        assert not [a for t, a in parsed.elements if a.get("id") == "wg-style"], where
+        assert not [s for s in parsed.scripts if "wg-" in s], where
+    # the markup did reach Data Docs (the id column's checks, support's statuses), as text
+    shown = "".join(p.read_text(encoding="utf-8") for p in docs)
+    assert "wg-script" in shown and "wg-img" in shown and "wg-style" in shown
+
+
+def test_no_published_page_runs_markup_from_the_data_in_a_browser(hostile_run, tmp_path):
+    from tests.browser import chromium
+
+    reports = hostile_run / "out" / "reports"
+    dialogs: list[str] = []
+    with chromium(tmp_path / "profile") as context:
+        page = context.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        for path in sorted(reports.rglob("*.html")):
+            page.goto(path.as_uri(), wait_until="domcontentloaded")
+            injected = page.evaluate(
+                "document.querySelectorAll('img[src=\"x\"], #wg-style').length"
+            )
+            assert injected == 0, path
+    assert dialogs == []

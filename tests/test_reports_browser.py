@@ -12,18 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.browser import chromium
 from whiteglove.reports import data_quality_report, profile_source
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SECTIONS = ["summary", "completeness", "validity", "expectations", "quarantine", "trends"]
 LISTS = {"_reasons": pl.List(pl.String), "_invalid": pl.List(pl.String)}
 SOURCES = {"crm": 0.0, "billing": 0.3, "marketing": 0.6, "support": 0.9}
@@ -121,23 +112,8 @@ def example_report(path: Path) -> Path:
 
 @pytest.fixture
 def page(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent: install it with `apt-get install -y chromium`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # Playwright refuses --user-data-dir in args: a persistent context is how to pass one.
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1366, "height": 900},
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+    with chromium(tmp_path / "profile") as context:
+        yield context.new_page()
 
 
 def test_data_quality_report_renders_in_chromium(page, tmp_path):

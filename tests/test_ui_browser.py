@@ -22,18 +22,10 @@ import polars as pl
 import pytest
 
 from pipelines.build import BUILD_JOB, build_definitions
+from tests.browser import CHROMIUM, chromium
 from tests.conftest import make_sample
 from whiteglove.layout import PROJECT_ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_START_SECONDS = 120
 RUN_SECONDS = 240
 UI_TIMEOUT_MS = 30_000
@@ -161,29 +153,21 @@ def server(tmp_path_factory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def page(server, tmp_path_factory):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path_factory.mktemp("chromium")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            # tall enough that the asset catalog renders every row without scrolling
-            viewport={"width": 1600, "height": 2400},
+    # tall enough that the asset catalog renders every row without scrolling
+    with chromium(tmp_path_factory.mktemp("chromium"), width=1600, height=2400) as context:
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        expect.set_options(timeout=UI_TIMEOUT_MS)
+        # a first visit offers a newsletter dialog over whatever page is open
+        page.add_locator_handler(
+            page.get_by_role("button", name="Skip", exact=True), lambda skip: skip.click()
         )
         try:
-            page = context.new_page()
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            expect.set_options(timeout=UI_TIMEOUT_MS)
-            # a first visit offers a newsletter dialog over whatever page is open
-            page.add_locator_handler(
-                page.get_by_role("button", name="Skip", exact=True), lambda skip: skip.click()
-            )
             yield page
         finally:
             expect.set_options(timeout=None)  # back to Playwright's default for other tests
-            context.close()
 
 
 @pytest.fixture(scope="module")

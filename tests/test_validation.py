@@ -165,9 +165,7 @@ def test_committed_suites_have_unique_dagster_safe_check_names(path):
         assert len(names) == len(set(names)), names
         assert all(s.description and s.severity in ("ERROR", "WARN") for s in specs)
     stages = {s for stage in STAGES for s in [c.stage for c in check_specs(suite, stage)]}
-    assert stages == (
-        {"golden"} if suite.name == "golden_customers" else {"raw", "standardized"}
-    )
+    assert stages == ({"golden"} if suite.name == "golden_customers" else {"raw", "standardized"})
 
 
 def test_every_source_and_the_golden_table_have_a_committed_suite():

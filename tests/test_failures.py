@@ -33,19 +33,20 @@ def workspace(published, tmp_path) -> Path:
     return tmp_path / "ws"
 
 
-def test_failing_error_check_stops_publication(workspace):
-    before = published_state(workspace / "out")
+def with_extra_expectation(workspace: Path, suite: str, stage: str, check: str) -> Path:
+    """The workspace's sources file, its suites copied with one ERROR expectation added to
+    `suite` that fails: the table must have at most ten rows."""
     suites = workspace / "suites"
     shutil.copytree(Path(__file__).parents[1] / "expectations", suites)
-    crm = json.loads((suites / "crm.json").read_text())
-    crm["expectations"].append(
+    edited = json.loads((suites / f"{suite}.json").read_text())
+    edited["expectations"].append(
         {
             "type": "expect_table_row_count_to_be_between",
             "kwargs": {"min_value": 1, "max_value": 10},
-            "meta": {"stage": "standardized", "severity": "ERROR", "check_name": "tiny_export"},
+            "meta": {"stage": stage, "severity": "ERROR", "check_name": check},
         }
     )
-    (suites / "crm.json").write_text(json.dumps(crm))
+    (suites / f"{suite}.json").write_text(json.dumps(edited))
     sources = workspace / "sources.yaml"
     sources.write_text(
         "\n".join(
@@ -53,12 +54,27 @@ def test_failing_error_check_stops_publication(workspace):
             for line in sources.read_text().splitlines()
         )
     )
+    return sources
+
+
+@pytest.mark.parametrize(
+    ("suite", "stage", "asset"),
+    [
+        ("crm", "standardized", "standardized_crm"),
+        ("golden_customers", "golden", "golden_customers"),
+    ],
+)
+def test_failing_error_check_stops_publication(workspace, suite, stage, asset):
+    before = published_state(workspace / "out")
+    sources = with_extra_expectation(workspace, suite, stage, "too_many_rows")
 
     outcome = run(sources, workspace / "out")
 
     assert not outcome.success
     failed = [(c.asset, c.check, c.severity) for c in outcome.failed_checks]
-    assert ("standardized_crm", "tiny_export", "ERROR") in failed
+    assert (asset, "too_many_rows", "ERROR") in failed
+    # the blocking check stopped everything downstream: nothing was published
+    assert "published_outputs" not in outcome.materialized
     assert published_state(workspace / "out") == before
     assert not list((workspace / "out" / "snapshots").glob(".*partial"))
 

@@ -136,9 +136,18 @@ def test_every_row_is_accounted_for_after_an_incremental_run(runs):
     assert {s: v["rows_read"] for s, v in summary["sources"].items()} == counts
 
 
-def test_incremental_links_as_well_as_a_full_rebuild(runs, sample, tmp_path):
+@pytest.fixture(scope="module")
+def full_rebuild(runs, sample, tmp_path_factory):
+    """A full run on the same data, in a copy of the incremental run's folder."""
+    out = tmp_path_factory.mktemp("full")
+    shutil.copytree(runs["out"], out, symlinks=True, dirs_exist_ok=True)
     with DagsterInstance.ephemeral() as instance:
-        run(sample, tmp_path / "full", instance, incremental=False)
+        outcome = run(sample, out, instance, incremental=False)
+        event = instance.get_latest_materialization_event(AssetKey("match_pairs"))
+    return {"out": out, "outcome": outcome, "mode": event.asset_materialization.metadata["mode"]}
+
+
+def test_incremental_links_as_well_as_a_full_rebuild(runs, sample, full_rebuild):
     truth = pl.read_csv(sample.parent / "truth.csv", infer_schema=False).select(
         pl.concat_str(KEYS, separator=":").alias("record_key"), pl.col("person_id").alias("entity")
     )
@@ -150,19 +159,14 @@ def test_incremental_links_as_well_as_a_full_rebuild(runs, sample, tmp_path):
         )
         return pairwise_scores(clustered, truth)
 
-    incremental, rebuilt = scores(runs["out"]), scores(tmp_path / "full")
+    incremental, rebuilt = scores(runs["out"]), scores(full_rebuild["out"])
     print(f"\nincremental: {incremental}\nfull rebuild: {rebuilt}")
     assert incremental.f1 >= rebuilt.f1 - 0.01
 
 
-def test_a_full_run_rebuilds_everything_and_retrains(runs, sample, tmp_path):
-    out = tmp_path / "out"
-    shutil.copytree(runs["out"], out, symlinks=True)  # the module's folder stays as it was
-    with DagsterInstance.ephemeral() as instance:
-        again = run(sample, out, instance, incremental=False)
-        event = instance.get_latest_materialization_event(AssetKey("match_pairs"))
-    assert {f"raw_{n}" for n in UNCHANGED} <= set(again.materialized)
-    assert event.asset_materialization.metadata["mode"].value == "trained"
+def test_a_full_run_rebuilds_everything_and_retrains(full_rebuild):
+    assert {f"raw_{n}" for n in UNCHANGED} <= set(full_rebuild["outcome"].materialized)
+    assert full_rebuild["mode"].value == "trained"
 
 
 def test_a_fingerprint_follows_content_not_file_times(sample):

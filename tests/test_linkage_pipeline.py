@@ -1,13 +1,21 @@
-"""Linkage through the whole pipeline: FEBRL4, saved models, stable ids, steward decisions."""
+"""Linkage through the whole pipeline: FEBRL4, saved models, stable ids, steward decisions.
+
+One baseline run of a 600-person sample is shared: each test that needs another run starts
+from its published output. (That a run of unchanged exports publishes the same ids is
+tests/test_crash_safety.py::test_a_run_of_unchanged_exports_changes_nothing.)
+"""
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pytest
 import yaml
+from dagster import AssetKey, DagsterInstance
 
 from benchmarks.febrl import write_febrl4
+from pipelines.runner import RunOutcome, run_pipeline
 from tests.conftest import make_sample, run_once
 from whiteglove.evaluation import pairwise_scores
 
@@ -44,6 +52,22 @@ def test_febrl4_through_a_sources_file_reaches_f1_0995(tmp_path):
     )
 
 
+@dataclass(frozen=True)
+class Run:
+    outcome: RunOutcome
+    out: Path
+    linkage_mode: str  # how the run's model came about: trained, loaded or incremental
+
+
+def run_recording_mode(sources: Path, out: Path) -> Run:
+    with DagsterInstance.ephemeral() as instance:
+        outcome = run_pipeline(sources, out, instance=instance, log_level="ERROR")
+        assert outcome.success, outcome.failures
+        event = instance.get_latest_materialization_event(AssetKey("match_pairs"))
+        mode = event.asset_materialization.metadata["mode"].value
+    return Run(outcome, out, mode)
+
+
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("linkage")
@@ -51,29 +75,38 @@ def sample(tmp_path_factory) -> Path:
     return root
 
 
-def test_a_saved_model_is_loaded_instead_of_trained(sample, tmp_path):
-    first = run_once(sample / "sources.yaml", tmp_path / "trained")
-    assert first.success, first.failures
-    sources = tmp_path / "sources.yaml"
+@pytest.fixture(scope="module")
+def baseline(sample, tmp_path_factory) -> Run:
+    """The sample run once with its sources file as generated: a trained model."""
+    return run_recording_mode(sample / "sources.yaml", tmp_path_factory.mktemp("baseline"))
+
+
+def sources_with(sample: Path, folder: Path, **linkage) -> Path:
+    """A copy of the sample's sources file in `folder`, reading the sample's exports."""
+    sources = folder / "sources.yaml"
     sources.write_text((sample / "sources.yaml").read_text())
-    edit_sources(sources, model=str(tmp_path / "trained" / "model.json"))
+    edit_sources(sources, **linkage)
     for name in ("exports", "truth.csv"):
-        (tmp_path / name).symlink_to(sample / name)
+        (folder / name).symlink_to(sample / name)
+    return sources
 
-    second = run_once(sources, tmp_path / "loaded")
 
-    assert second.success, second.failures
-    trained = json.loads((tmp_path / "trained" / "model.json").read_text())
-    loaded = json.loads((tmp_path / "loaded" / "model.json").read_text())
-    assert loaded == trained
-    a, b = clusters_of(tmp_path / "trained"), clusters_of(tmp_path / "loaded")
+def test_a_saved_model_is_loaded_instead_of_trained(sample, baseline, tmp_path):
+    assert baseline.linkage_mode == "trained"
+    saved = baseline.out / "model.json"
+    sources = sources_with(sample, tmp_path, model=str(saved))
+
+    loaded = run_recording_mode(sources, tmp_path / "loaded")
+
+    assert loaded.linkage_mode == "loaded"
+    assert json.loads((loaded.out / "model.json").read_text()) == json.loads(saved.read_text())
+    a, b = clusters_of(baseline.out), clusters_of(loaded.out)
     same = pairwise_scores(a, b.rename({"cluster": "entity"}))
     assert same.precision == 1.0 and same.recall == 1.0
 
 
-def test_steward_decisions_force_and_forbid_links_in_the_next_run(sample, tmp_path):
-    out = tmp_path / "out"
-    assert run_once(sample / "sources.yaml", out).success
+def test_steward_decisions_force_and_forbid_links_in_the_next_run(sample, baseline, tmp_path):
+    out = baseline.out
     queue = pl.read_csv(out / "review_queue.csv", infer_schema=False)
     assert queue.height > 0 and queue["reasons"].str.len_chars().min() > 0
     xref = clusters_of(out)
@@ -103,15 +136,11 @@ def test_steward_decisions_force_and_forbid_links_in_the_next_run(sample, tmp_pa
             "decision": ["match", "no_match"],
         }
     ).write_csv(decisions)
-    sources = tmp_path / "sources.yaml"
-    sources.write_text((sample / "sources.yaml").read_text())
-    edit_sources(sources, decisions=str(decisions))
-    for name in ("exports", "truth.csv"):
-        (tmp_path / name).symlink_to(sample / name)
+    sources = sources_with(sample, tmp_path, decisions=str(decisions))
 
-    assert run_once(sources, out).success
+    assert run_once(sources, tmp_path / "decided").success
 
-    after = dict(clusters_of(out).iter_rows())
+    after = dict(clusters_of(tmp_path / "decided").iter_rows())
     assert after[to_force["record_key_l"]] == after[to_force["record_key_r"]]
     assert after[to_forbid[0]] != after[to_forbid[1]]
 
@@ -176,12 +205,16 @@ def test_golden_ids_survive_ten_percent_more_records(sample, tmp_path):
     assert kept / before.height >= 0.99
 
 
-def test_rerun_on_the_same_data_gives_identical_ids(sample, tmp_path):
-    out = tmp_path / "out"
-    assert run_once(sample / "sources.yaml", out).success
-    first = pl.read_parquet(out / "customer_xref.parquet").sort("source", "source_record_id")
-    assert run_once(sample / "sources.yaml", out).success
-    second = pl.read_parquet(out / "customer_xref.parquet").sort("source", "source_record_id")
-    assert first.select("source", "source_record_id", "golden_id").equals(
-        second.select("source", "source_record_id", "golden_id")
-    )
+def test_no_published_customer_is_larger_than_max_cluster_size(sample, baseline, tmp_path):
+    def largest(out: Path) -> int:
+        return clusters_of(out).group_by("cluster").len()["len"].max()
+
+    assert largest(baseline.out) > 3  # the sample has customers of more than three records
+    sources = sources_with(sample, tmp_path, max_cluster_size=3)
+
+    bounded = run_recording_mode(sources, tmp_path / "bounded")
+
+    assert largest(bounded.out) <= 3
+    assert bounded.outcome.summary["linkage"]["largest_cluster"] <= 3
+    # the bound splits clusters, it does not drop records
+    assert clusters_of(bounded.out).height == clusters_of(baseline.out).height

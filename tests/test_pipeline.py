@@ -104,3 +104,27 @@ def test_run_summary_accounts_for_every_source(fresh_run):
         counts = summary["sources"][source]
         assert counts["rows_read"] == rows == counts["accepted"] + counts["quarantined"]
     assert summary["step_seconds"]["linkage"] > 0
+
+
+def test_the_published_review_queue_is_the_uncertain_band_ready_for_a_steward(fresh_run):
+    path = fresh_run.out / "review_queue.csv"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads accents
+    queue = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    summary = fresh_run.outcome.summary
+    assert queue.height == summary["linkage"]["review_queue_pairs"] > 0
+    assert queue.columns[:6] == [
+        "record_key_l", "record_key_r", "match_probability", "match_weight", "reasons", "decision",
+    ]  # fmt: skip
+    probability = queue["match_probability"].cast(pl.Float64)
+    match = summary["linkage"]["match_threshold"]
+    assert probability.min() >= 0.2 and probability.max() < match  # the default review band
+    assert queue["decision"].is_null().all()  # for the steward to fill
+    assert (queue["reasons"].str.len_chars() > 0).all()
+    # both sides name real accepted records, which the crosswalk holds
+    xref = pl.read_parquet(fresh_run.out / "customer_xref.parquet")
+    keys = set((xref["source"] + ":" + xref["source_record_id"]).to_list())
+    assert set(queue["record_key_l"]) | set(queue["record_key_r"]) <= keys
+    # no text cell starts like a formula (names with '=' or '+' are neutralized)
+    text = queue.drop("match_probability", "match_weight")
+    starts = {v[0] for c in text.columns for v in text[c].drop_nulls() if v}
+    assert not starts & set("=+-@\t\r")

@@ -3,14 +3,21 @@
 import os
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from dagster import build_sensor_context
+from dagster import (
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    build_schedule_context,
+    build_sensor_context,
+)
 
 from pipelines.build import BUILD_JOB, OWNERS, PUBLISHED_ASSETS, build_definitions
-from pipelines.schedules import DAILY_SCHEDULE, PUBLISHED_FRESHNESS, TIMEZONE
+from pipelines.schedules import DAILY_SCHEDULE, PUBLISHED_FRESHNESS, TIMEZONE, TRIGGER_TAG
 from pipelines.sensors import INBOX_SENSOR, inbox_sensor
 from tests.conftest import make_sample, run_once
 
@@ -147,6 +154,22 @@ def test_the_nightly_schedule_runs_the_whole_job(defs):
     job = defs[0].resolve_job_def(BUILD_JOB)
     every_asset = defs[0].resolve_asset_graph().get_all_asset_keys()
     assert job.asset_layer.executable_asset_keys == every_asset
+
+
+def test_schedule_and_sensor_start_stopped_and_a_nightly_tick_requests_a_full_run(defs):
+    schedule = defs[0].resolve_schedule_def(DAILY_SCHEDULE)
+    sensor = defs[0].resolve_sensor_def(INBOX_SENSOR)
+    # the code location `make dev` opens on a laptop must not start runs nobody asked for
+    assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    assert sensor.default_status == DefaultSensorStatus.STOPPED
+    night = datetime(2026, 11, 30, 2, 0, tzinfo=ZoneInfo(TIMEZONE))
+    with build_schedule_context(scheduled_execution_time=night) as context:
+        tick = schedule.evaluate_tick(context)
+    (request,) = tick.run_requests
+    assert request.tags[TRIGGER_TAG] == "schedule"
+    # a full run: every asset, nothing reused
+    assert request.asset_selection is None
+    assert "whiteglove/incremental" not in request.tags
 
 
 def test_owners_and_the_freshness_promise_are_applied_to_the_graph(defs):

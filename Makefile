@@ -15,8 +15,10 @@ run: $(VENV)/.installed
 	@mkdir -p "$(DAGSTER_HOME)"
 	$(BIN)/whiteglove run --sources $(SOURCES) --out $(OUT)
 
+# One test worker per core, a test file per worker at a time (so a file's shared runs are made
+# once): the suite is mostly whole-pipeline runs, each busy on one core at a time.
 test: $(VENV)/.installed-dev $(CHROMIUM)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 dev: $(VENV)/.installed
 	@mkdir -p "$(DAGSTER_HOME)"

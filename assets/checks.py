@@ -12,7 +12,7 @@ reuses an unchanged source reuses its validation with it.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -21,13 +21,16 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetIn,
     AssetOut,
+    AssetsDefinition,
     MetadataValue,
     Output,
+    multi_asset,
 )
 
 from whiteglove.schema import VALIDATION_SUFFIX
-from whiteglove.validation import SuiteResult, check_specs, validate
+from whiteglove.validation import Suite, SuiteResult, check_specs, validate
 
 
 def validation_name(asset: str) -> str:
@@ -35,8 +38,19 @@ def validation_name(asset: str) -> str:
     return f"{asset}{VALIDATION_SUFFIX}"
 
 
-def validated_outs(asset: str, stage: str, out: AssetOut) -> dict[str, AssetOut]:
-    """The outputs of an asset validated at `stage`: itself, and its validation."""
+def validated_asset(
+    asset: str,
+    *,
+    group_name: str,
+    stage: str,
+    suite: Suite,
+    out: AssetOut,
+    ins: Mapping[str, AssetIn] | None = None,
+    more_outs: Mapping[str, AssetOut] | None = None,
+    more_checks: Sequence[AssetCheckSpec] = (),
+) -> Callable[..., AssetsDefinition]:
+    """The decorator of an asset validated at `stage`: its table `out`, its validation
+    (`<asset>_validation`) and one check per expectation the suite runs at that stage."""
     validation = AssetOut(
         kinds={"great_expectations", "json"},
         description=(
@@ -44,14 +58,20 @@ def validated_outs(asset: str, stage: str, out: AssetOut) -> dict[str, AssetOut]
             "and Great Expectations' own result, for the reports and Data Docs."
         ),
     )
-    return {asset: out, validation_name(asset): validation}
+    return multi_asset(
+        name=asset,
+        group_name=group_name,
+        outs={asset: out, validation_name(asset): validation, **(more_outs or {})},
+        check_specs=[*suite_check_specs(asset, suite, stage), *more_checks],
+        ins=dict(ins or {}),
+    )
 
 
 def validated_outputs(
     context: AssetExecutionContext,
     asset: str,
     frame: pl.DataFrame,
-    suite: dict,
+    suite: Suite,
     stage: str,
     metadata: dict[str, Any],
 ) -> Generator[Output | AssetCheckResult, None, bool]:
@@ -66,7 +86,7 @@ def validated_outputs(
     return passed_errors(checks)
 
 
-def suite_check_specs(asset: str, suite: dict, stage: str) -> list[AssetCheckSpec]:
+def suite_check_specs(asset: str, suite: Suite, stage: str) -> list[AssetCheckSpec]:
     return [
         AssetCheckSpec(
             name=spec.name,
@@ -79,7 +99,7 @@ def suite_check_specs(asset: str, suite: dict, stage: str) -> list[AssetCheckSpe
 
 
 def validate_asset(
-    context: AssetExecutionContext, asset: str, frame: pl.DataFrame, suite: dict, stage: str
+    context: AssetExecutionContext, asset: str, frame: pl.DataFrame, suite: Suite, stage: str
 ) -> tuple[list[AssetCheckResult], dict]:
     """Validate `frame` with GX: one check result per expectation, and the validation value."""
     result = validate(frame, suite, stage, run_name=context.run_id)

@@ -1,17 +1,18 @@
 """raw_<source>: every row of a source's exports, as read, with lineage columns."""
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetOut, AssetsDefinition, multi_asset
+from dagster import AssetExecutionContext, AssetOut, AssetsDefinition
 
-from assets.checks import suite_check_specs, validated_outputs, validated_outs
+from assets.checks import validated_asset, validated_outputs
 from assets.metadata import table_metadata
 from assets.resources import RunSettings
 from whiteglove.config import SourceConfig
 from whiteglove.extract import extract_source
 from whiteglove.incremental import SourceFingerprints, source_fingerprint, source_stage_version
+from whiteglove.validation import Suite
 
 
-def raw_source_asset(source: SourceConfig, suite: dict) -> AssetsDefinition:
+def raw_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefinition:
     name = f"raw_{source.name}"
     table = AssetOut(
         kinds={"polars", "parquet"},
@@ -23,12 +24,7 @@ def raw_source_asset(source: SourceConfig, suite: dict) -> AssetsDefinition:
         ),
     )
 
-    @multi_asset(
-        name=name,
-        group_name="extract",
-        outs=validated_outs(name, "raw", table),
-        check_specs=suite_check_specs(name, suite, "raw"),
-    )
+    @validated_asset(name, group_name="extract", stage="raw", suite=suite, out=table)
     def raw(context: AssetExecutionContext, settings: RunSettings):
         config = settings.config
         this = config.source(source.name)

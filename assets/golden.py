@@ -11,15 +11,15 @@ from dagster import (
     MetadataValue,
     Output,
     asset,
-    multi_asset,
 )
 
-from assets.checks import suite_check_specs, validated_outputs, validated_outs
+from assets.checks import validated_asset, validated_outputs
 from assets.metadata import table_metadata
 from assets.resources import PreviousPublicationResource, RunSettings
 from whiteglove.golden import describe_rules, survive
 from whiteglove.golden_ids import assign_golden_ids, crosswalk, orphan_counts
 from whiteglove.schema import record_key
+from whiteglove.validation import Suite
 
 
 @asset(
@@ -69,7 +69,7 @@ def customer_xref(
     )
 
 
-def golden_customers_asset(suite: dict) -> AssetsDefinition:
+def golden_customers_asset(suite: Suite) -> AssetsDefinition:
     crosswalk_check = AssetCheckSpec(
         name="crosswalk_matches_golden_table",
         asset="golden_customers",
@@ -88,16 +88,19 @@ def golden_customers_asset(suite: dict) -> AssetsDefinition:
         ),
     )
 
-    @multi_asset(
+    lineage = AssetOut(
+        kinds={"polars"},
+        description="For every golden value: the source record and rule that supplied it.",
+    )
+
+    @validated_asset(
+        "golden_customers",
         group_name="golden",
-        outs={
-            **validated_outs("golden_customers", "golden", table),
-            "golden_lineage": AssetOut(
-                kinds={"polars"},
-                description="For every golden value: the source record and rule that supplied it.",
-            ),
-        },
-        check_specs=[*suite_check_specs("golden_customers", suite, "golden"), crosswalk_check],
+        stage="golden",
+        suite=suite,
+        out=table,
+        more_outs={"golden_lineage": lineage},
+        more_checks=[crosswalk_check],
     )
     def golden_customers(
         context: AssetExecutionContext,

@@ -9,18 +9,18 @@ from dagster import (
     MetadataValue,
     Output,
     asset,
-    multi_asset,
 )
 
-from assets.checks import suite_check_specs, validated_outputs, validated_outs
+from assets.checks import validated_asset, validated_outputs
 from assets.metadata import table_metadata
 from assets.resources import REUSED_TAG, RunSettings
 from whiteglove.config import SourceConfig
 from whiteglove.incremental import SourceFingerprints, source_stage_version
 from whiteglove.quarantine import accepted, invalid_value_counts, quarantine_reasons, rejected
+from whiteglove.validation import Suite
 
 
-def standardized_source_asset(source: SourceConfig, suite: dict) -> AssetsDefinition:
+def standardized_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefinition:
     name = f"standardized_{source.name}"
     table = AssetOut(
         kinds={"polars"},
@@ -32,11 +32,12 @@ def standardized_source_asset(source: SourceConfig, suite: dict) -> AssetsDefini
         ),
     )
 
-    @multi_asset(
-        name=name,
+    @validated_asset(
+        name,
         group_name="standardize",
-        outs=validated_outs(name, "standardized", table),
-        check_specs=suite_check_specs(name, suite, "standardized"),
+        stage="standardized",
+        suite=suite,
+        out=table,
         ins={"raw": AssetIn(f"raw_{source.name}")},
     )
     def standardized(context: AssetExecutionContext, settings: RunSettings, raw: pl.DataFrame):

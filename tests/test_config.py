@@ -124,3 +124,14 @@ def test_one_record_per_customer_must_name_a_source(tmp_path):
         write(tmp_path, {"sources": [crm()], "linkage": {"one_record_per_customer": ["bling"]}})
     )
     assert any("one_record_per_customer" in p and "bling" in p for p in found)
+
+
+def test_a_sources_file_that_is_not_text_or_too_large_is_refused_as_such(tmp_path):
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(SourcesConfigError, match="not valid YAML"):
+        load_sources(binary)
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"# padding\n" * (1_100_000))  # 11 MB
+    with pytest.raises(SourcesConfigError, match="larger than 10 MB"):
+        load_sources(huge)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from whiteglove.inputs import read_document
 from whiteglove.schema import IDENTITY_FIELDS, NAME_PATTERN, VALIDATION_SUFFIX
 
 SOURCE_NAME = re.compile(NAME_PATTERN)
@@ -423,12 +424,7 @@ class SourcesConfig(_Strict):
 def load_sources(path: str | Path, check_files: bool = True) -> SourcesConfig:
     """Parse and check a sources file; raise SourcesConfigError naming every problem."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SourcesConfigError(path, ["file not found"]) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SourcesConfigError(path, [f"not valid YAML: {exc}"]) from None
+    raw = read_document(path, yaml.safe_load, "YAML", SourcesConfigError)
     if not isinstance(raw, dict):
         raise SourcesConfigError(path, ["top level must be a mapping with a 'sources' list"])
     if "base_dir" in raw:

@@ -17,7 +17,6 @@ Nothing else is written under `--out`, and nothing outside it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,11 +24,8 @@ BUNDLED_SOURCES = PROJECT_ROOT / "data" / "sources.yaml"
 DEFAULT_OUT = PROJECT_ROOT / "data" / "output"
 
 
-@dataclass(frozen=True)
 class OutputLayout:
     """The paths of one output folder; nothing here touches the file system."""
-
-    root: Path
 
     MARKER = ".whiteglove"
     RUN_LOCK = ".lock"
@@ -40,38 +36,18 @@ class OutputLayout:
     # Entries whiteglove itself puts in an output folder; anything else is the user's.
     OWN_ENTRIES = frozenset({MARKER, RUN_LOCK, PUBLISH_LOCK, SNAPSHOTS, LATEST, WORK})
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
-
-    @property
-    def marker(self) -> Path:
-        return self.root / self.MARKER
-
-    @property
-    def snapshots(self) -> Path:
-        return self.root / self.SNAPSHOTS
-
-    @property
-    def latest(self) -> Path:
-        return self.root / self.LATEST
-
-    @property
-    def work(self) -> Path:
-        return self.root / self.WORK
-
-    @property
-    def fingerprints(self) -> Path:
-        return self.work / "fingerprints"
-
-    @property
-    def linkage_state(self) -> Path:
-        return self.work / "linkage_state"
-
-    def lock(self, name: str) -> Path:
-        return self.root / name
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.marker = self.root / self.MARKER
+        self.snapshots = self.root / self.SNAPSHOTS
+        self.latest = self.root / self.LATEST
+        self.work = self.root / self.WORK
+        self.fingerprints = self.work / "fingerprints"
+        self.linkage_state = self.work / "linkage_state"
 
     def asset_value(self, asset: str, suffix: str) -> Path:
-        """Where the value an asset hands downstream is stored (`.parquet` or `.json`)."""
+        """Where the value an asset hands downstream is stored (`.parquet`, `.json`, or
+        a folder for Documents)."""
         return (self.work / asset).with_suffix(suffix)
 
     def published(self, name: str) -> Path:

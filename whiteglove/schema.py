@@ -37,29 +37,20 @@ VALIDATION_SUFFIX = "_validation"
 
 # The lineage columns extraction adds to every raw row, before the export's own columns.
 RAW_LINEAGE_COLUMNS = ["_source", "_file", "_row_number", "_loaded_at", "_raw", "_parse_error"]
+# A record's key and provenance.
+RECORD_KEY_COLUMNS = [
+    "record_key",
+    "source",
+    "source_record_id",
+    "row_number",
+    "trust",
+    "updated_at",
+]
 # A canonical customer record: its key and provenance, then the identity fields; attribute
 # columns follow, in the order the sources file declares them.
-RECORD_COLUMNS = [
-    "record_key",
-    "source",
-    "source_record_id",
-    "row_number",
-    "trust",
-    "updated_at",
-    *CANONICAL_FIELDS,
-]
+RECORD_COLUMNS = [*RECORD_KEY_COLUMNS, *CANONICAL_FIELDS]
 # Columns of customer_records that describe a record rather than the customer.
-RECORD_BOOKKEEPING_COLUMNS = (
-    "record_key",
-    "source",
-    "source_record_id",
-    "row_number",
-    "trust",
-    "updated_at",
-    "file",
-    "loaded_at",
-    "invalid_fields",
-)
+RECORD_BOOKKEEPING_COLUMNS = (*RECORD_KEY_COLUMNS, "file", "loaded_at", "invalid_fields")
 # quarantine.parquet: one row per input row that cannot be used.
 QUARANTINE_SCHEMA = {
     "source": pl.String,

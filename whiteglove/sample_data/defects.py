@@ -11,7 +11,6 @@ from whiteglove.sample_data.people import People
 from whiteglove.sample_data.tables import CITIES, NICKNAMES, SURNAME_P, SURNAMES
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzñ"
-_PHONE_FORMATS = 8  # see _fmt_phone
 
 
 def _typo(s: str, pos: float, kind: float, char: float) -> str:
@@ -125,22 +124,17 @@ def emails(
     return out
 
 
-def _fmt_phone(d: str, k: int) -> str:
-    if k == 0:
-        return f"+34 {d[:3]} {d[3:6]} {d[6:]}"
-    if k == 1:
-        return d
-    if k == 2:
-        return f"{d[:3]} {d[3:5]} {d[5:7]} {d[7:]}"
-    if k == 3:
-        return f"0034{d}"
-    if k == 4:
-        return f"(+34) {d[:3]}-{d[3:6]}-{d[6:]}"
-    if k == 5:
-        return f"34 {d}"
-    if k == 6:
-        return f"{d[:3]} {d[3:6]} {d[6:]}"
-    return f"+34{d}"
+# How systems write a Spanish mobile number `d` (nine digits), by format number.
+_PHONE_WRITINGS = (
+    lambda d: f"+34 {d[:3]} {d[3:6]} {d[6:]}",
+    lambda d: d,
+    lambda d: f"{d[:3]} {d[3:5]} {d[5:7]} {d[7:]}",
+    lambda d: f"0034{d}",
+    lambda d: f"(+34) {d[:3]}-{d[3:6]}-{d[6:]}",
+    lambda d: f"34 {d}",
+    lambda d: f"{d[:3]} {d[3:6]} {d[6:]}",
+    lambda d: f"+34{d}",
+)
 
 
 def phones(
@@ -150,14 +144,14 @@ def phones(
     weights: Sequence[float],
     missing: float | np.ndarray,
 ) -> list[str | None]:
-    """Per-record phone in one of the formats `weights` favours (see _fmt_phone), or missing."""
+    """Per-record phone in one of the writings `weights` favours, or missing."""
     n = len(pidx)
     w = np.asarray(weights, float)
-    fmt = rng.choice(_PHONE_FORMATS, n, p=w / w.sum()).tolist()
+    fmt = rng.choice(len(_PHONE_WRITINGS), n, p=w / w.sum()).tolist()
     miss = (rng.random(n) < missing).tolist()
     phone = ppl.phone
     return [
-        None if m else _fmt_phone(phone[p], k)
+        None if m else _PHONE_WRITINGS[k](phone[p])
         for p, k, m in zip(pidx.tolist(), fmt, miss, strict=False)
     ]
 

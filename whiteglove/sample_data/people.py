@@ -76,22 +76,18 @@ def _ascii_token(s: str) -> str:
     return s.translate(ASCII).lower().replace(" ", "").replace("'", "").replace("-", "")
 
 
-def _local_part(t: int, f: str, a: str, b: str, k: int, y: int) -> str:
-    if t == 0:
-        return f"{f}.{a}"
-    if t == 1:
-        return f"{f}.{a}{k}"
-    if t == 2:
-        return f"{f[0]}{a}{k}"
-    if t == 3:
-        return f"{f}{a}{y % 100:02d}"
-    if t == 4:
-        return f"{f}.{a}.{b}"
-    if t == 5:
-        return f"{f}_{a}{k}"
-    if t == 6:
-        return f"{a}.{f}{k}"
-    return f"{f}{a[0]}{b[:1]}{y}"
+# Email user names people pick, by template number: first name f, surnames a and b, a
+# number k, birth year y.
+_LOCAL_PARTS = (
+    lambda f, a, b, k, y: f"{f}.{a}",
+    lambda f, a, b, k, y: f"{f}.{a}{k}",
+    lambda f, a, b, k, y: f"{f[0]}{a}{k}",
+    lambda f, a, b, k, y: f"{f}{a}{y % 100:02d}",
+    lambda f, a, b, k, y: f"{f}.{a}.{b}",
+    lambda f, a, b, k, y: f"{f}_{a}{k}",
+    lambda f, a, b, k, y: f"{a}.{f}{k}",
+    lambda f, a, b, k, y: f"{f}{a[0]}{b[:1]}{y}",
+)
 
 
 def _make_emails(
@@ -105,7 +101,7 @@ def _make_emails(
     taken: dict[str, int],
 ) -> list[str]:
     n = len(first)
-    tmpl = rng.integers(0, 8, n).tolist()
+    tmpl = rng.integers(0, len(_LOCAL_PARTS), n).tolist()
     num = rng.integers(1, 100, n).tolist()
     dom = rng.choice(len(domains), n, p=domain_p).tolist()
     comp = rng.integers(0, len(COMPANIES), n).tolist()
@@ -120,7 +116,7 @@ def _make_emails(
             d = COMPANIES[comp[i]]
             local = f"{f}.{a}" if tmpl[i] < 5 else f"{f[0]}{a}"
         else:
-            local = _local_part(tmpl[i], f, a, b, num[i], years[i])
+            local = _LOCAL_PARTS[tmpl[i]](f, a, b, num[i], years[i])
         email = f"{local}@{d}"
         # Counter per base address keeps uniquifying linear even for "mgarcia@gmail.com".
         if email in taken:

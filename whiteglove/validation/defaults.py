@@ -103,6 +103,44 @@ def default_suite(source: SourceConfig) -> Suite:
     return Suite.parse(suite, f"the default suite of {source.name}")
 
 
+# The validity of each identity field's canonical form, in suite order; country, which every
+# record has, is checked on its own.
+_VALIDITY: dict[str, tuple[str, dict[str, Any]]] = {
+    "email": (
+        "expect_column_values_to_match_regex",
+        {"description": "email matches an email pattern", "regex": EMAIL_PATTERN, "mostly": 0.99},
+    ),
+    "phone": (
+        "expect_column_values_to_match_regex",
+        {
+            "description": "phone is in E.164 form, like +34612345678",
+            "regex": E164_PATTERN,
+            "mostly": 0.99,
+        },
+    ),
+    "date_of_birth": (
+        "expect_column_values_to_be_between",
+        {"min_value": EARLIEST_BIRTH_DATE, "max_value": TODAY},
+    ),
+    "postcode": (
+        "expect_column_values_to_match_regex",
+        {
+            "description": "postcode is a Spanish postcode (five digits)",
+            "regex": ES_POSTCODE_PATTERN,
+            "mostly": 0.95,
+        },
+    ),
+    "national_id": (
+        "expect_column_values_to_match_regex",
+        {
+            "description": "national_id is shaped like a Spanish DNI/NIE",
+            "regex": ES_NATIONAL_ID_PATTERN,
+            "mostly": 0.95,
+        },
+    ),
+}
+
+
 def _identity_checks(stage: str, fields: set[str]) -> list[dict]:
     """Completeness and validity of the canonical identity fields a frame carries."""
     exps: list[dict] = []
@@ -110,60 +148,10 @@ def _identity_checks(stage: str, fields: set[str]) -> list[dict]:
     present = [f for f in IDENTITY_FIELDS if (f in fields or f == "full_name") and f != "country"]
     for name in present:
         exps.append(_exp("expect_column_values_to_not_be_null", stage, column=name, mostly=0.5))
-    if "email" in fields:
-        exps.append(
-            _exp(
-                "expect_column_values_to_match_regex",
-                stage,
-                description="email matches an email pattern",
-                column="email",
-                regex=EMAIL_PATTERN,
-                mostly=0.99,
-            )
-        )
-    if "phone" in fields:
-        exps.append(
-            _exp(
-                "expect_column_values_to_match_regex",
-                stage,
-                description="phone is in E.164 form, like +34612345678",
-                column="phone",
-                regex=E164_PATTERN,
-                mostly=0.99,
-            )
-        )
-    if "date_of_birth" in fields:
-        exps.append(
-            _exp(
-                "expect_column_values_to_be_between",
-                stage,
-                column="date_of_birth",
-                min_value=EARLIEST_BIRTH_DATE,
-                max_value=TODAY,
-            )
-        )
-    if "postcode" in fields:
-        exps.append(
-            _exp(
-                "expect_column_values_to_match_regex",
-                stage,
-                description="postcode is a Spanish postcode (five digits)",
-                column="postcode",
-                regex=ES_POSTCODE_PATTERN,
-                mostly=0.95,
-            )
-        )
-    if "national_id" in fields:
-        exps.append(
-            _exp(
-                "expect_column_values_to_match_regex",
-                stage,
-                description="national_id is shaped like a Spanish DNI/NIE",
-                column="national_id",
-                regex=ES_NATIONAL_ID_PATTERN,
-                mostly=0.95,
-            )
-        )
+    for field, check in _VALIDITY.items():
+        if field in fields:
+            kind, kwargs = check
+            exps.append(_exp(kind, stage, column=field, **kwargs))
     exps.append(
         _exp(
             "expect_column_values_to_match_regex",

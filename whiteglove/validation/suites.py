@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from whiteglove.inputs import read_document
+
 Severity = Literal["ERROR", "WARN"]
 STAGES = ("raw", "standardized", "golden")
 SEVERITIES = ("ERROR", "WARN")
@@ -341,13 +343,7 @@ def load_suite(path: Path) -> Suite:
     accepts every expectation's arguments is checked when it runs, or by `check_suite`.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SuiteError(path, ["file not found"]) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SuiteError(path, [f"not valid JSON: {exc}"]) from None
-    return Suite.parse(data, path)
+    return Suite.parse(read_document(path, json.loads, "JSON", SuiteError), path)
 
 
 @dataclass(frozen=True)

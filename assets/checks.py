@@ -74,16 +74,17 @@ def validated_outputs(
     suite: Suite,
     stage: str,
     metadata: dict[str, Any],
-) -> Generator[Output | AssetCheckResult, None, bool]:
-    """Yield `frame`, then its validation and check results; return whether no ERROR failed.
+    built_from: str | None = None,
+) -> Generator[Output | AssetCheckResult]:
+    """Yield `frame`, then its validation and check results.
 
-    Used as `passed = yield from validated_outputs(...)` in an asset body.
+    `built_from` is the fingerprint of the source files `frame` was built from, recorded in
+    the validation for incremental runs (whiteglove.incremental.is_reusable).
     """
     yield Output(frame, output_name=asset, metadata=metadata)
     checks, validation = validate_asset(context, asset, frame, suite, stage)
-    yield Output(validation, output_name=validation_name(asset))
+    yield Output({**validation, "built_from": built_from}, output_name=validation_name(asset))
     yield from checks
-    return passed_errors(checks)
 
 
 def suite_check_specs(asset: str, suite: Suite, stage: str) -> list[AssetCheckSpec]:
@@ -124,11 +125,6 @@ def validate_asset(
     ]
     validation = {"rows": frame.height, **result.as_dict(), "gx_result": result.gx_result}
     return checks, validation
-
-
-def passed_errors(results: list[AssetCheckResult]) -> bool:
-    """No ERROR check among `results` failed."""
-    return all(r.passed or r.severity != AssetCheckSeverity.ERROR for r in results)
 
 
 def _log(context: AssetExecutionContext, result: SuiteResult) -> None:

@@ -8,7 +8,7 @@ from assets.metadata import table_metadata
 from assets.resources import RunSettings
 from whiteglove.config import SourceConfig
 from whiteglove.extract import extract_source
-from whiteglove.incremental import SourceFingerprints, source_fingerprint, source_stage_version
+from whiteglove.incremental import source_fingerprint, source_stage_version
 from whiteglove.validation import Suite
 
 
@@ -28,8 +28,6 @@ def raw_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefinition:
     def raw(context: AssetExecutionContext, settings: RunSettings):
         config = settings.config
         this = config.source(source.name)
-        fingerprints = SourceFingerprints(settings.layout)
-        fingerprints.extracting(source.name)
         # taken before reading: a file replaced meanwhile makes the next run read it again
         fingerprint = source_fingerprint(config, this, suite)
         frame = extract_source(this, config.files(this))
@@ -38,7 +36,6 @@ def raw_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefinition:
         metadata = table_metadata(
             frame, reveal_personal_data=settings.reveal_personal_data, unparseable_rows=unparsed
         )
-        if (yield from validated_outputs(context, name, frame, suite, "raw", metadata)):
-            fingerprints.extracted(source.name, fingerprint)
+        yield from validated_outputs(context, name, frame, suite, "raw", metadata, fingerprint)
 
     return raw

@@ -123,10 +123,22 @@ class AssetValueIOManager(ConfigurableIOManager):
             )
 
     def load_input(self, context: InputContext) -> pl.DataFrame | dict | Documents:
-        as_json = self._path(context, ".json")
-        if as_json.exists():
-            return json.loads(as_json.read_text(encoding="utf-8"))
-        as_folder = self._path(context, "")
-        if as_folder.is_dir():
-            return read_documents(as_folder)
-        return pl.read_parquet(self._path(context, ".parquet"))
+        value = stored_value(OutputLayout(Path(self.out_dir)), context.asset_key.path[-1])
+        if value is None:
+            raise FileNotFoundError(f"{context.asset_key.to_user_string()} was never stored")
+        return value
+
+
+def stored_value(layout: OutputLayout, asset: str) -> pl.DataFrame | dict | Documents | None:
+    """The value the IO manager stored for `asset` (None: none is stored).
+
+    Also how an incremental run is planned, from what the previous runs stored.
+    """
+    as_json = layout.asset_value(asset, ".json")
+    if as_json.exists():
+        return json.loads(as_json.read_text(encoding="utf-8"))
+    as_folder = layout.asset_value(asset, "")
+    if as_folder.is_dir():
+        return read_documents(as_folder)
+    as_table = layout.asset_value(asset, ".parquet")
+    return pl.read_parquet(as_table) if as_table.exists() else None

@@ -11,11 +11,11 @@ from dagster import (
     asset,
 )
 
-from assets.checks import validated_asset, validated_outputs
+from assets.checks import validated_asset, validated_outputs, validation_name
 from assets.metadata import table_metadata
 from assets.resources import REUSED_TAG, RunSettings
 from whiteglove.config import SourceConfig
-from whiteglove.incremental import SourceFingerprints, source_stage_version
+from whiteglove.incremental import STAGES, reuse_problems, source_stage_version
 from whiteglove.quarantine import accepted, invalid_value_counts, quarantine_reasons, rejected
 from whiteglove.validation import Suite
 
@@ -38,14 +38,20 @@ def standardized_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefin
         stage="standardized",
         suite=suite,
         out=table,
-        ins={"raw": AssetIn(f"raw_{source.name}")},
+        ins={
+            "raw": AssetIn(f"raw_{source.name}"),
+            "raw_validation": AssetIn(validation_name(f"raw_{source.name}")),
+        },
     )
-    def standardized(context: AssetExecutionContext, settings: RunSettings, raw: pl.DataFrame):
+    def standardized(
+        context: AssetExecutionContext,
+        settings: RunSettings,
+        raw: pl.DataFrame,
+        raw_validation: dict,
+    ):
         from whiteglove.standardize import standardize_source
 
         config = settings.config
-        fingerprints = SourceFingerprints(settings.layout)
-        fingerprints.standardizing(source.name)
         frame = standardize_source(raw, config.source(source.name), config.defaults.country)
         nulled = invalid_value_counts(frame)
         rejects = frame.filter(pl.col("_reasons").list.len() > 0).height
@@ -59,10 +65,11 @@ def standardized_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefin
             rejected_rows=rejects,
             invalid_values=MetadataValue.json(nulled),
         )
-        if (yield from validated_outputs(context, name, frame, suite, "standardized", metadata)):
-            # an incremental run may now reuse this source's tables while its files stay as
-            # they are (a fingerprint is pending only if the raw tables passed theirs)
-            fingerprints.standardized(source.name)
+        # what the raw table was built from carries on only if it passed its ERROR checks
+        built_from = raw_validation["built_from"] if raw_validation["success"] else None
+        yield from validated_outputs(
+            context, name, frame, suite, "standardized", metadata, built_from
+        )
 
     return standardized
 
@@ -72,21 +79,32 @@ def _standardized_ins(sources: list[SourceConfig]) -> dict[str, AssetIn]:
 
 
 def customer_records_asset(sources: list[SourceConfig]) -> AssetsDefinition:
+    # the validations say what each source's tables were built from: an incremental run
+    # checks that the tables it reuses still are what a rebuild would give
+    validations = {
+        validation_name(f"{stage}_{s.name}"): AssetIn(validation_name(f"{stage}_{s.name}"))
+        for s in sources
+        for stage in STAGES
+    }
+
     @asset(
         group_name="standardize",
         kinds={"polars"},
-        ins=_standardized_ins(sources),
+        ins={**_standardized_ins(sources), **validations},
         description="All usable records of all sources in one canonical schema (linkage input).",
     )
     def customer_records(
-        context: AssetExecutionContext, settings: RunSettings, **standardized: pl.DataFrame
+        context: AssetExecutionContext, settings: RunSettings, **inputs: pl.DataFrame | dict
     ) -> Output[pl.DataFrame]:
-        reused = [s for s in context.run.tags.get(REUSED_TAG, "").split(",") if s]
-        fingerprints = SourceFingerprints(settings.layout)
-        problems = fingerprints.reuse_problems(settings.config, list(standardized), reused)
+        names = [s.name for s in sources]
+        reused = [s for s in context.run.tags.get(REUSED_TAG, "").split(",") if s in names]
+        pairs = {
+            s: tuple(inputs[validation_name(f"{stage}_{s}")] for stage in STAGES) for s in reused
+        }
+        problems = reuse_problems(settings.config, names, pairs)
         if problems:
             raise RuntimeError("cannot use the stored source tables: " + "; ".join(problems))
-        frame = accepted(list(standardized.values()))
+        frame = accepted([inputs[s.name] for s in sources])
         per_source = frame.group_by("source").len().sort("source")
         return Output(
             frame,

@@ -15,8 +15,8 @@ from pipelines.runner import RunOutcome, run_pipeline
 from tests.conftest import make_sample
 from whiteglove.config import LinkageConfig, load_sources
 from whiteglove.evaluation import pairwise_scores
-from whiteglove.incremental import SourceFingerprints, code_version, source_fingerprint
-from whiteglove.layout import PROJECT_ROOT, OutputLayout
+from whiteglove.incremental import code_version, is_reusable, source_fingerprint
+from whiteglove.layout import PROJECT_ROOT
 from whiteglove.linkage import PreviousLinkage, link
 from whiteglove.validation import suite_for
 
@@ -190,22 +190,24 @@ def test_a_fingerprint_follows_content_not_file_times(sample):
         path.write_bytes(original)
 
 
-def test_a_fingerprint_counts_only_once_validation_passed(tmp_path):
-    fingerprints = SourceFingerprints(OutputLayout(tmp_path))
-    fingerprints.extracting("crm")
-    fingerprints.extracted("crm", "abc")
-    assert fingerprints.recorded("crm") is None  # extracted, not yet standardized
-    fingerprints.standardizing("crm")
-    fingerprints.standardized("crm")
-    assert fingerprints.recorded("crm") == "abc"
-    fingerprints.standardizing("crm")  # standardized again: unknown until validated again
-    assert fingerprints.recorded("crm") is None
-    fingerprints.standardized("crm")
-    assert fingerprints.recorded("crm") == "abc"
-    fingerprints.extracting("crm")  # extracted again: unknown until validated again
-    assert fingerprints.recorded("crm") is None
-    fingerprints.standardized("crm")
-    assert fingerprints.recorded("crm") is None
+def test_stored_tables_count_only_when_both_validations_passed_on_todays_files(sample):
+    config = load_sources(sample)
+    now = source_fingerprint(config, config.source("crm"), suite_for(config, "crm"))
+
+    def validation(built_from: str | None = now, success: bool = True) -> dict:
+        return {"built_from": built_from, "success": success}
+
+    assert is_reusable(config, "crm", validation(), validation())
+    # standardizing failed an ERROR check, or never ran after a new extraction
+    assert not is_reusable(config, "crm", validation(), validation(success=False))
+    assert not is_reusable(config, "crm", validation(), validation(built_from=None))
+    assert not is_reusable(config, "crm", validation(), None)
+    # the raw table was rebuilt from other files (a run killed before standardizing), or
+    # failed its checks: the pair no longer agrees
+    assert not is_reusable(config, "crm", validation("other files"), validation())
+    assert not is_reusable(config, "crm", validation(success=False), validation())
+    # both built from files that have changed since
+    assert not is_reusable(config, "crm", validation("old"), validation("old"))
 
 
 def test_code_counts_per_stage_with_what_it_imports():

@@ -2,10 +2,10 @@
 
 A source is unchanged when its fingerprint (its files' content, its entry in the sources file,
 its expectation suite, the code of the source stage and the versions of the libraries whose
-output is stored) equals the one recorded when it was last extracted and standardized with
-every ERROR check passing. The record is withdrawn as soon as the source is extracted or
-standardized again and confirmed only after those checks pass, so a killed or failed run
-never leaves a stale "unchanged" behind. Values judged against today's date (birth dates in
+output is stored) equals the one its stored tables were built from, as their validations
+record it, and neither failed an ERROR check. The record lives in the validations
+themselves, so a killed or failed run never leaves a stale "unchanged" behind: what it
+rewrote no longer agrees with the rest. Values judged against today's date (birth dates in
 the future, "today" bounds in suites) are judged again only when a source is rebuilt; a full
 run rebuilds every source.
 
@@ -24,14 +24,13 @@ import ast
 import functools
 import hashlib
 import json
-import os
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from whiteglove.atomic import replace_folder, write_text_atomically
+from whiteglove.atomic import replace_folder
 from whiteglove.config import LinkageConfig, SourceConfig, SourcesConfig
 from whiteglove.layout import PROJECT_ROOT, OutputLayout
 from whiteglove.validation import Suite, suite_for
@@ -157,88 +156,57 @@ def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: Suite
     return digest.hexdigest()
 
 
-class SourceFingerprints:
-    """The fingerprints recorded in one output folder, and the protocol that keeps them honest.
-
-    extracting -> extracted (raw ERROR checks passed: pending) -> standardizing ->
-    standardized (standardized ERROR checks passed: confirmed). Only a confirmed fingerprint
-    lets a later run reuse the source's stored tables.
-    """
-
-    def __init__(self, layout: OutputLayout) -> None:
-        self.layout = layout
-        self.folder = layout.fingerprints
-
-    def _file(self, source: str, state: str) -> Path:
-        return self.folder / f"{source}.{state}"
-
-    def extracting(self, source: str) -> None:
-        """The source is being extracted again: it is no longer known to be unchanged."""
-        for state in ("json", "pending"):
-            self._file(source, state).unlink(missing_ok=True)
-
-    def extracted(self, source: str, fingerprint: str) -> None:
-        """What was just extracted passed validation; confirmed once standardized too."""
-        write_text_atomically(self._file(source, "pending"), fingerprint)
-
-    def standardizing(self, source: str) -> None:
-        """The source is being standardized again: unconfirmed until that passes validation."""
-        confirmed = self._file(source, "json")
-        if confirmed.exists():
-            os.replace(confirmed, self._file(source, "pending"))
-
-    def standardized(self, source: str) -> None:
-        pending = self._file(source, "pending")
-        if pending.exists():
-            os.replace(pending, self._file(source, "json"))
-
-    def recorded(self, source: str) -> str | None:
-        path = self._file(source, "json")
-        return path.read_text(encoding="utf-8").strip() if path.exists() else None
-
-    def is_unchanged(self, config: SourcesConfig, name: str) -> bool:
-        """Whether source `name` is as it was when last built and validated without ERRORs,
-        and its stored tables are still there to reuse."""
-        stored = [self.layout.asset_value(f"{stage}_{name}", ".parquet") for stage in STAGES]
-        if not all(path.exists() for path in stored):
-            return False
-        try:
-            current = source_fingerprint(config, config.source(name), suite_for(config, name))
-        except OSError:  # a file vanished while we looked: not known to be unchanged
-            return False
-        return self.recorded(name) == current
-
-    def unchanged_sources(self, config: SourcesConfig) -> list[str]:
-        """The sources a run may reuse instead of extracting and standardizing them again."""
-        return [s.name for s in config.sources if self.is_unchanged(config, s.name)]
-
-    def reuse_problems(
-        self, config: SourcesConfig, graph_sources: list[str], reused: list[str]
-    ) -> list[str]:
-        """Why a run cannot use the stored tables it was planned to reuse (none: it can).
-
-        Checked when the run reaches the union of sources: between the moment a run is
-        planned (a sensor tick) and the moment it runs, an export, the sources file or a
-        failed run may have made a stored table something a rebuild would not give.
-        """
-        known = {s.name for s in config.sources}
-        problems = [
-            f"source {name!r} is in the loaded code location but no longer in the sources "
-            "file; reload the definitions"
-            for name in graph_sources
-            if name not in known
-        ]
-        for name in reused:
-            if name in known and not self.is_unchanged(config, name):
-                problems.append(
-                    f"source {name!r} changed (or failed validation) after this run was planned "
-                    "to reuse it; the next run rebuilds it"
-                )
-        return problems
-
-
-# The per-source assets a fingerprint stands for.
+# The per-source assets an incremental run may reuse.
 STAGES = ("raw", "standardized")
+
+
+def is_reusable(
+    config: SourcesConfig, name: str, raw_validation: dict | None, validation: dict | None
+) -> bool:
+    """Whether source `name`'s stored tables are what a rebuild would give now.
+
+    `raw_validation` and `validation` are the stored validations of its raw and standardized
+    tables. Each names the fingerprint its table was built from (`built_from`, recorded by
+    extraction and carried on by standardizing only when the raw checks passed); both must
+    match the source's fingerprint now, and neither may have failed an ERROR check. A run
+    killed or failed midway leaves a pair that disagrees with the files, so it is rebuilt.
+    """
+    stored = [raw_validation, validation]
+    if not all(v and v.get("success") and v.get("built_from") for v in stored):
+        return False
+    try:
+        current = source_fingerprint(config, config.source(name), suite_for(config, name))
+    except OSError:  # a file vanished while we looked: not known to be unchanged
+        return False
+    return all(v["built_from"] == current for v in stored)  # type: ignore[index]
+
+
+def reuse_problems(
+    config: SourcesConfig,
+    graph_sources: list[str],
+    reused: dict[str, tuple[dict, dict]],
+) -> list[str]:
+    """Why a run cannot use the stored tables it was planned to reuse (none: it can).
+
+    Checked when the run reaches the union of sources: between the moment a run is planned
+    (a sensor tick) and the moment it runs, an export, the sources file or a failed run may
+    have made a stored table something a rebuild would not give. `reused` holds each reused
+    source's raw and standardized validations.
+    """
+    known = {s.name for s in config.sources}
+    problems = [
+        f"source {name!r} is in the loaded code location but no longer in the sources file; "
+        "reload the definitions"
+        for name in graph_sources
+        if name not in known
+    ]
+    for name, (raw_validation, validation) in reused.items():
+        if name in known and not is_reusable(config, name, raw_validation, validation):
+            problems.append(
+                f"source {name!r} changed (or failed validation) after this run was planned "
+                "to reuse it; the next run rebuilds it"
+            )
+    return problems
 
 
 def linkage_key(config: LinkageConfig) -> str:

@@ -8,8 +8,7 @@ An output folder (`--out`) holds:
     latest -> snapshots/<run>  switched atomically once a snapshot is complete
     golden_customers.parquet -> latest/golden_customers.parquet   (one link per output)
     .work/                     the asset graph's working state:
-        <asset>.parquet|.json    each asset's value, handed to the assets downstream
-        fingerprints/            what each source's stored tables were built from
+        <asset>.parquet|.json|/  each asset's value, handed to the assets downstream
         linkage_state/           the previous linkage, for incremental runs
 
 Nothing else is written under `--out`, and nothing outside it.
@@ -42,7 +41,6 @@ class OutputLayout:
         self.snapshots = self.root / self.SNAPSHOTS
         self.latest = self.root / self.LATEST
         self.work = self.root / self.WORK
-        self.fingerprints = self.work / "fingerprints"
         self.linkage_state = self.work / "linkage_state"
 
     def asset_value(self, asset: str, suffix: str) -> Path:

@@ -24,7 +24,7 @@ from whiteglove.atomic import replace_folder, write_atomically
 from whiteglove.config import SourcesConfig, load_sources
 from whiteglove.documents import Documents, read_documents, write_documents
 from whiteglove.layout import OutputLayout
-from whiteglove.publish import PreviousPublication
+from whiteglove.publish import PreviousPublication, claim_output_folder
 
 # A run tagged with this ("true") reuses what it can: unchanged sources are left out of its
 # selection (pipelines/incremental.py), and linkage scores only pairs with a new or changed
@@ -44,6 +44,9 @@ class RunSettings(ConfigurableResource):
         # Read when the run starts, not when the code location loaded: a run launched from
         # the UI must see the file as it is now.
         self._config = load_sources(self.sources_path)
+        # Before any asset writes there: a folder holding someone else's files, or links
+        # among whiteglove's own entries, is refused (runs from the UI start here)
+        claim_output_folder(Path(self.out_dir))
 
     @property
     def config(self) -> SourcesConfig:

@@ -43,6 +43,10 @@ class OutputLayout:
         self.work = self.root / self.WORK
         self.linkage_state = self.work / "linkage_state"
 
+    def lock(self, name: str) -> Path:
+        """A lock file: RUN_LOCK or PUBLISH_LOCK."""
+        return self.root / name
+
     def asset_value(self, asset: str, suffix: str) -> Path:
         """Where the value an asset hands downstream is stored (`.parquet`, `.json`, or
         a folder for Documents)."""

@@ -109,24 +109,80 @@ def claim_output_folder(out_dir: Path) -> None:
     Publishing replaces top-level names and prunes old snapshots; in a folder that holds a
     user's own files that could delete or shadow them. So a folder is used only when it is
     new, empty, or already whiteglove's (it has the marker, or a `latest` link from before
-    the marker existed).
+    the marker existed), and only when its own entries are what whiteglove makes them
+    (`check_output_folder`).
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputFolderError(f"output folder {out_dir} is a file, not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    marker = out_dir / MARKER
-    if marker.is_file():
-        return
-    # A `latest` link is how folders published before the marker existed are recognized.
-    legacy = (out_dir / LATEST).is_symlink() and (out_dir / SNAPSHOTS).is_dir()
-    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in OWN_ENTRIES)
-    if foreign and not legacy:
-        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-        raise OutputFolderError(
-            f"output folder {out_dir} holds files whiteglove did not write ({shown}); "
-            "choose a new or empty folder for --out"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputFolderError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
+    layout = OutputLayout(out_dir)
+    if not layout.marker.is_file() or layout.marker.is_symlink():
+        # A `latest` link is how folders published before the marker existed are recognized.
+        legacy = layout.latest.is_symlink() and _real_dir(layout.snapshots)
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in OWN_ENTRIES)
+        if foreign and not legacy:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise OutputFolderError(
+                f"output folder {out_dir} holds files whiteglove did not write ({shown}); "
+                "choose a new or empty folder for --out"
+            )
+    check_output_folder(layout)
+    if not layout.marker.exists():
+        text = b"This folder holds whiteglove output; whiteglove may replace its files.\n"
+        try:
+            fd = os.open(layout.marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise OutputFolderError(
+                f"cannot write to output folder {out_dir}: {exc.strerror}"
+            ) from None
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text)
+
+
+def check_output_folder(layout: OutputLayout) -> None:
+    """Refuse a folder whose own entries are not what whiteglove makes them.
+
+    Whatever already sits in an output folder is untrusted. Its own entries are followed by
+    name (locks opened, snapshots pruned, working files replaced), so a symbolic link planted
+    among them would make a run read, write or delete outside the folder. Only `latest` is a
+    link, to one of the folder's own snapshots; top-level outputs are links that publication
+    replaces without following.
+    """
+    problems = [
+        f"{path} is a symbolic link"
+        for path in (layout.marker, layout.lock(RUN_LOCK), layout.lock(PUBLISH_LOCK))
+        if path.is_symlink()
+    ]
+    for folder in (layout.snapshots, layout.work):
+        if folder.is_symlink():
+            problems.append(f"{folder} is a symbolic link")
+        elif folder.exists():
+            problems += [f"{link} is a symbolic link" for link in _links_below(folder)]
+    if layout.latest.is_symlink():
+        target = Path(os.readlink(layout.latest))
+        if target.parent != Path(SNAPSHOTS) or target.name in ("", ".", ".."):
+            problems.append(f"{layout.latest} points to {target}, not into {SNAPSHOTS}/")
+    elif layout.latest.exists():
+        problems.append(f"{layout.latest} is not a link to a snapshot")
+    if problems:
+        shown = "; ".join(problems[:5]) + (
+            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         )
-    marker.write_text("This folder holds whiteglove output; whiteglove may replace its files.\n")
+        raise OutputFolderError(
+            f"output folder {layout.root} has entries whiteglove did not make ({shown}): "
+            "whiteglove follows no link in its output folder; remove them or choose another "
+            "folder for --out"
+        )
+
+
+def _links_below(folder: Path) -> list[Path]:
+    found = []
+    for parent, dirs, files in os.walk(folder):
+        found += [Path(parent, n) for n in (*dirs, *files) if Path(parent, n).is_symlink()]
+    return found
 
 
 @contextmanager
@@ -139,7 +195,11 @@ def output_lock(out_dir: Path, name: str = RUN_LOCK, timeout: float = 0.0) -> It
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # never through a link: a planted one would truncate a file outside the folder
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise OutputFolderError(f"cannot open the lock {path}: {exc.strerror}") from None
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -183,7 +243,7 @@ def publish(
     names = [f"{t}.parquet" for t in tables] + ["customers.duckdb", *sorted(files.folders)]
     names += list(documents)
     for table in tables:
-        if not TABLE_NAME.match(table):
+        if not TABLE_NAME.fullmatch(table):
             raise ValueError(f"table name {table!r} must match {TABLE_NAME.pattern}")
     for name in [run_id, *names]:
         if not name or name != Path(name).name or name.startswith(".") or name in OWN_ENTRIES:

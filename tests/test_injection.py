@@ -9,6 +9,7 @@ one that holds someone else's files is refused.
 
 import csv
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -62,6 +63,13 @@ def rename_crm_columns(root: Path, renames: dict[str, str]) -> None:
     suites = root / "suites"
     shutil.copytree(Path(config["expectations"]), suites)
     (suites / "crm.json").unlink()
+    # and a suite author's descriptions hold markup (support's check of ticket statuses)
+    support = json.loads((suites / "support.json").read_text(encoding="utf-8"))
+    for expectation in support["expectations"]:
+        if expectation["kwargs"].get("column") == "ticket_status":
+            expectation["description"] = MARKUP
+            expectation.setdefault("meta", {})["description"] = MARKUP
+    (suites / "support.json").write_text(json.dumps(support), encoding="utf-8")
     config["expectations"] = str(suites)
     sources.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
 

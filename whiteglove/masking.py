@@ -50,7 +50,10 @@ KEY_COLUMNS = {
 BIRTH_COLUMN = re.compile(r"birth|nacim|dob", re.IGNORECASE)
 
 _LOCAL = r"[\w.%+'\-]"
-EMAIL = re.compile(rf"({_LOCAL}){_LOCAL}*@([\w\-]+(?:\.[\w\-]+)+)")
+# Linear in the text's length, which comes from the data: a match starts only where a run of
+# address characters starts, and possessive repeats never give characters back, so a long
+# run without "@" is scanned once, not once per position (quadratic: 3 s at 40,000 chars).
+EMAIL = re.compile(rf"(?<!{_LOCAL})({_LOCAL}){_LOCAL}*+@([\w\-]++(?:\.[\w\-]++)+)")
 # Not inside a longer run such as 612-34-56-19: that is a phone, masked as one below.
 DATE = re.compile(r"(?<![\d\-/.])\d{1,4}([-/.])\d{1,2}\1\d{1,4}(?![\d\-/.]*\d)")
 NATIONAL_ID = re.compile(r"(?<![0-9A-Za-z])[0-9XYZxyz]\d{7}[A-Za-z](?![0-9A-Za-z])")

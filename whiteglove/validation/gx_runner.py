@@ -16,12 +16,13 @@ from typing import Any
 
 import polars as pl
 
+from whiteglove.masking import mask_data
 from whiteglove.validation.results import ExpectationOutcome, SuiteResult, json_safe
 from whiteglove.validation.suites import TODAY, Expectation, Suite, SuiteError, load_suite
 
 # Values a failed check found are kept in results only when an expectation opts in with
-# meta.show_values: results end up in reports and Data Docs, and most checked columns hold
-# personal data (emails, phones, names).
+# meta.show_values, and masked even then: results end up in the Dagster event log, reports
+# and Data Docs, and most checked columns hold personal data (emails, phones, names).
 _VALUE_KEYS = ("partial_unexpected_list", "partial_unexpected_counts")
 HIDDEN = "(values hidden; set meta.show_values to show them)"
 # GX keeps its current project in a process-wide singleton; one validation at a time per
@@ -65,7 +66,9 @@ def validate(
     with GX_LOCK:
         gx_result = _run_gx(pdf, suite, stage, resolved, run_name)
     for r in gx_result.results:
-        if not r.expectation_config.meta.get("show_values"):
+        if r.expectation_config.meta.get("show_values"):
+            _mask_values(r.result, r.expectation_config.kwargs.get("column") or "")
+        else:
             _hide_values(r.result)
     by_name = {r.expectation_config.meta["check_name"]: r for r in gx_result.results}
     outcomes = [_outcome(e, stage, by_name.get(e.check_name)) for e in exps]
@@ -80,6 +83,18 @@ def _hide_values(result: dict) -> None:
     observed = result.get("observed_value")
     if observed is not None and not isinstance(observed, int | float):
         result["observed_value"] = HIDDEN
+
+
+def _mask_values(result: dict, column: str) -> None:
+    """Mask the data values GX quotes in a result (meta.show_values): a value that is an
+    email, phone, date or id is masked like everywhere else, and in a name or address column
+    down to initials. The result feeds Dagster's event log, the reports and Data Docs."""
+    for key in _VALUE_KEYS:
+        if key in result:
+            result[key] = mask_data(result[key], key=column)
+    observed = result.get("observed_value")
+    if observed is not None and not isinstance(observed, int | float):
+        result["observed_value"] = mask_data(observed, key=column)
 
 
 def _resolve_today(exp: Expectation, schema: pl.Schema) -> Expectation:

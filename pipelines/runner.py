@@ -74,7 +74,8 @@ def run_pipeline(
     """
     # A bad sources file or suite is refused here, before anything is locked or written.
     config = load_sources(sources)
-    build_definitions(Path(sources), Path(out_dir), config)
+    key = (str(sources), str(out_dir))
+    _JOBS[key] = build_definitions(Path(sources), Path(out_dir), config).resolve_job_def(BUILD_JOB)
     folder = out_dir.resolve()
     try:
         claim_output_folder(folder)
@@ -89,9 +90,7 @@ def run_pipeline(
                 # in memory until the run ends (gigabytes at a million records), for tests
                 # that ask for them; here each step reads its inputs from the IO manager.
                 result = execute_job(
-                    build_reconstructable_job(
-                        __name__, build_job.__name__, (str(sources), str(out_dir))
-                    ),
+                    build_reconstructable_job(__name__, build_job.__name__, key),
                     instance=active,
                     raise_on_error=False,
                     run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
@@ -101,11 +100,20 @@ def run_pipeline(
                 return _outcome(result, out_dir)
     except OutputFolderError as exc:
         return RunOutcome(False, NOT_STARTED, out_dir, None, [str(exc)], [])
+    finally:
+        _JOBS.pop(key, None)
+
+
+# The jobs of the runs this process is starting. execute_job reconstructs the job from
+# `build_job` four times per run; building it anew each time would read the sources file and
+# every export's header again each time.
+_JOBS: dict[tuple[str, str], JobDefinition] = {}
 
 
 def build_job(sources: str, out_dir: str) -> JobDefinition:
-    """The build job for one sources file and output folder (rebuilt by execute_job)."""
-    return build_definitions(Path(sources), Path(out_dir)).resolve_job_def(BUILD_JOB)
+    """The build job for one sources file and output folder (what execute_job reconstructs)."""
+    job = _JOBS.get((sources, out_dir))
+    return job or build_definitions(Path(sources), Path(out_dir)).resolve_job_def(BUILD_JOB)
 
 
 @contextmanager

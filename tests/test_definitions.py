@@ -1,6 +1,7 @@
 """The code location loads, and its graph follows the sources file."""
 
 import importlib
+from pathlib import Path
 
 from dagster import AssetKey, Definitions
 
@@ -49,3 +50,31 @@ def test_every_asset_is_described_grouped_and_kinded(tmp_path):
         assert node.kinds, key
     upstream = graph.get(AssetKey("published_outputs")).parent_keys
     assert AssetKey("golden_customers") in upstream
+
+
+def test_a_run_reads_the_sources_file_a_fixed_few_times_not_once_per_step(tmp_path, monkeypatch):
+    """Read twice: to refuse a bad file before locking (and build the graph), and when the run
+    starts (the settings its steps share). Not again by each of the ~25 steps (a 10 MB
+    sources file cost minutes that way), nor by each of the four times Dagster rebuilds the
+    job; and a file edited during the run is not seen by its later steps."""
+    from dagster import DagsterInstance
+
+    import whiteglove.config
+    from pipelines.runner import run_pipeline
+    from tests.conftest import make_sample
+
+    sources = make_sample(tmp_path, people=40, seed=53)
+    reads = []
+    real = whiteglove.config.read_document
+
+    def counting(path, *args, **kwargs):
+        if Path(path) == sources:
+            reads.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(whiteglove.config, "read_document", counting)
+    with DagsterInstance.ephemeral() as instance:
+        outcome = run_pipeline(sources, tmp_path / "out", instance=instance, log_level="ERROR")
+    assert outcome.success, outcome.failures
+    assert len(reads) == 2, len(reads)
+    assert len(outcome.materialized) > 20  # many steps, few reads

@@ -30,7 +30,7 @@ def raw_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefinition:
         this = config.source(source.name)
         # taken before reading: a file replaced meanwhile makes the next run read it again
         fingerprint = source_fingerprint(config, this, suite)
-        frame = extract_source(this, config.files(this))
+        frame = extract_source(this, config.files(this), limits=config.limits)
         unparsed = frame.filter(pl.col("_parse_error").is_not_null()).height
         context.log.info(f"{source.name}: read {frame.height} rows, {unparsed} unparseable")
         metadata = table_metadata(

@@ -52,7 +52,9 @@ def standardized_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefin
         from whiteglove.standardize import standardize_source
 
         config = settings.config
-        frame = standardize_source(raw, config.source(source.name), config.defaults.country)
+        frame = standardize_source(
+            raw, config.source(source.name), config.defaults.country, limits=config.limits
+        )
         nulled = invalid_value_counts(frame)
         rejects = frame.filter(pl.col("_reasons").list.len() > 0).height
         context.log.info(

@@ -135,3 +135,11 @@ def test_a_sources_file_that_is_not_text_or_too_large_is_refused_as_such(tmp_pat
     huge.write_bytes(b"# padding\n" * (1_100_000))  # 11 MB
     with pytest.raises(SourcesConfigError, match="larger than 10 MB"):
         load_sources(huge)
+
+
+def test_names_are_whole_identifiers_not_a_prefix(tmp_path):
+    # `$` matches before a final newline: "billing\n" passed a plain re.match and failed later
+    found = problems(write(tmp_path, {"sources": [crm(name="crm\n")]}))
+    assert any("must match [a-z][a-z0-9_]*" in p for p in found)
+    found = problems(write(tmp_path, {"sources": [crm(attributes={"signup\n": "FechaAlta"})]}))
+    assert any("must match [a-z][a-z0-9_]*" in p for p in found)

@@ -3,6 +3,7 @@ message naming the source, the file and the problem. Nothing is silently lost or
 
 import csv
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from dagster import DagsterInstance
 
 from pipelines.runner import run_pipeline
 from tests.conftest import make_sample
-from whiteglove.config import SourceConfig, SourcesConfigError, load_sources
+from whiteglove.config import LimitsConfig, SourceConfig, SourcesConfigError, load_sources
 from whiteglove.extract import ExtractError, extract_source
 from whiteglove.quarantine import accepted, rejected
 from whiteglove.standardize import standardize_source
@@ -255,8 +256,10 @@ def test_column_names_that_look_like_patterns_are_read_as_names(tmp_path):
 
 
 def test_hostile_exports_run_end_to_end_with_nothing_lost(tmp_path):
-    """BOM, quoted line breaks, an unbalanced quote, a 1 MB line and broken JSON lines in one
-    run: the run succeeds and every input row ends in the crosswalk or the quarantine."""
+    """BOM, quoted line breaks, an unbalanced quote, a lone carriage return between two
+    records, a 1 MB field in the first rows (the ones previews show) and broken JSON lines in
+    one run: the run succeeds and every input row ends in the crosswalk or the quarantine,
+    as its own row."""
     sources = make_sample(tmp_path, people=100, seed=11)
     config = load_sources(sources)
     crm = tmp_path / "exports" / "crm.csv"
@@ -270,12 +273,27 @@ def test_hostile_exports_run_end_to_end_with_nothing_lost(tmp_path):
         cells |= {"Email": f"{record_id.lower()}@example.com", "Dirección": address}
         return ";".join(cells.values())
 
+    header, body = text.split("\n", 1)
+    # a ~1 MB field with no space in it, first of the rows a preview shows (masked)
+    first = row("H0", "Calle " + "A" * 1_000_000)
     extra = [
         row("H1", '"Calle Mayor 1\nPiso 2"'),  # a quoted line break
         row("H2", '"Calle sin cerrar'),  # an unbalanced quote
         row("H3", "Calle " + "larga " * 180_000),  # a ~1 MB line
+        row("H4", "Calle 4") + "\r" + row("H5", "Calle 5"),  # a lone CR between two records
     ]
-    crm.write_text("\ufeff" + text.rstrip("\n") + "\n" + "\n".join(extra) + "\n", encoding="utf-8")
+    crm.write_text(
+        "\ufeff"
+        + header
+        + "\n"
+        + first
+        + "\n"
+        + body.rstrip("\n")
+        + "\n"
+        + "\n".join(extra)
+        + "\n",
+        encoding="utf-8",
+    )
     marketing = tmp_path / "exports" / "marketing.jsonl"
     with marketing.open("ab") as fh:
         fh.write(b'{"id": "broken", "name": \n{"id": "latin", "name": "\xd1o\xf1o"}\n')
@@ -292,8 +310,81 @@ def test_hostile_exports_run_end_to_end_with_nothing_lost(tmp_path):
         rejected_rows = quarantine.filter(pl.col("source") == name).height
         assert kept + rejected_rows == counts["rows_read"], name
     crm_ids = set(xref.filter(pl.col("source") == "crm")["source_record_id"])
-    assert {"H1", "H3"} <= crm_ids
+    assert {"H0", "H1", "H3", "H4", "H5"} <= crm_ids
     crm_quarantine = quarantine.filter(pl.col("source") == "crm")
     assert crm_quarantine.filter(pl.col("raw").str.contains("Calle sin cerrar")).height == 1
-    assert outcome.summary["sources"]["crm"]["rows_read"] == rows_before + 3
+    assert outcome.summary["sources"]["crm"]["rows_read"] == rows_before + 6
     assert quarantine.filter(pl.col("source") == "marketing").height >= 2
+
+
+def test_a_lone_carriage_return_separates_two_rows(tmp_path):
+    raw = extract(tmp_path, "id,email,name\n1,a@example.com,Ana\r2,b@example.com,Bob\n")
+    assert raw["id"].to_list() == ["1", "2"] and raw["_parse_error"].null_count() == 2
+
+
+def test_duplicate_ids_across_the_files_of_a_glob_keep_the_first_by_file_then_row(tmp_path):
+    (tmp_path / "a.csv").write_text("id,email,name\n1,a@x.es,Ana\n2,b@x.es,Bea\n")
+    # row numbers restart in each file: id 1 is at row 1 of both
+    (tmp_path / "b.csv").write_text("id,email,name\n1,c@x.es,Cruz\n3,d@x.es,Dani\n")
+    config = source(path="*.csv")
+    raw = extract_source(config, [tmp_path / "a.csv", tmp_path / "b.csv"])
+    frame = standardize_source(raw, config, "ES", today=date(2026, 11, 23))
+    kept = accepted([frame])
+    assert sorted(kept["source_record_id"]) == ["1", "2", "3"]
+    assert kept.filter(pl.col("source_record_id") == "1")["email"].item() == "a@x.es"
+    (reason,) = rejected([frame])["reasons"].to_list()
+    assert reason == ["duplicate record id (first seen at row 1 of a.csv)"]
+
+
+@pytest.mark.parametrize("special", ["device", "fifo"])
+def test_an_export_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path, special):
+    path = tmp_path / "s.csv"
+    if special == "device":
+        path.symlink_to("/dev/zero")  # never ends
+    else:
+        os.mkfifo(path)  # opening it would block forever
+    spec = {"name": "s", "path": "s.csv", "format": "csv", "id": "id", "trust": 1}
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": [spec | {"fields": FIELDS}]}))
+    with pytest.raises(SourcesConfigError, match="not a regular file"):
+        load_sources(tmp_path / "sources.yaml")
+    with pytest.raises(ExtractError, match="not a regular file"):
+        extract_source(source(), [path])
+
+
+def test_limits_refuse_large_exports_before_reading_them(tmp_path):
+    # the limits are settings; small ones here stand for the generous defaults
+    small = LimitsConfig(max_file_mb=1, max_rows=100, max_columns=50)
+    rows = pa.table({"id": [str(i) for i in range(200)], "email": ["a@b.es"] * 200})
+    with pytest.raises(ExtractError, match=r"more than limits.max_rows \(100\)"):
+        extract_source(source("parquet"), [write(tmp_path, "parquet", rows)], limits=small)
+    lines = "id,email,name\n" + "".join(f"{i},a@b.es,Ana\n" for i in range(101))
+    with pytest.raises(ExtractError, match="max_rows"):
+        extract_source(source(), [write(tmp_path, "csv", lines)], limits=small)
+    wide = ",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join(["1"] * 100_000) + "\n"
+    with pytest.raises(ExtractError, match=r"100,000 columns, more than limits.max_columns"):
+        extract_source(source(), [write(tmp_path, "csv", wide)], limits=small)
+    big = write(tmp_path, "csv", "id,email,name\n" + "1,a@b.es," + "x" * 2 * 2**20 + "\n")
+    with pytest.raises(ExtractError, match="larger than limits.max_file_mb"):
+        extract_source(source(), [big], limits=small)
+
+
+def test_the_sources_check_refuses_what_is_over_the_limits(tmp_path):
+    rows = pa.table({"id": [str(i) for i in range(200)], "email": ["a@b.es"] * 200})
+    write(tmp_path, "parquet", rows)
+    spec = {"name": "s", "path": "s.parquet", "format": "parquet", "id": "id", "trust": 1}
+    config = {"sources": [spec | {"fields": {"email": "email"}}], "limits": {"max_rows": 100}}
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(SourcesConfigError, match=r"holds 200 rows, more than limits.max_rows"):
+        load_sources(tmp_path / "sources.yaml")
+
+
+def test_an_identity_value_too_long_to_be_one_is_nulled_and_counted(tmp_path):
+    long_name = "A" * 5_000
+    frame = standardized(tmp_path, f"id,email,name\n1,a@example.com,{long_name}\n2,,{long_name}\n")
+    first, second = frame.sort("row_number").iter_rows(named=True)
+    # row 1 keeps its email; its name (linkage would compare it for minutes) is nulled
+    assert first["email"] == "a@example.com" and first["first_name"] is None
+    assert first["_invalid"] == ["first_name"] and first["_reasons"] == []
+    # row 2 has nothing else: quarantined, its raw row kept whole for a steward
+    assert second["_reasons"] == ["no identity field"]
+    assert long_name in second["_raw"]

@@ -286,3 +286,15 @@ def test_data_docs_cover_every_validation_given(tmp_path, crm_suite):
     # Only what is given is in the site: nothing stale from an earlier build.
     html = data_docs([crm.gx_result], tmp_path).text("index.html")
     assert "crm.standardized" in html and "golden_customers.golden" not in html
+
+
+def test_a_suite_name_that_is_a_path_is_refused(tmp_path):
+    # Data Docs make a folder of the name: "../../elsewhere/pwned" would leave --out
+    path = tmp_path / "crm.json"
+    expectation = {"type": "expect_column_to_exist", "kwargs": {"column": "id"}}
+    for name in ("../../../../elsewhere/pwned", "a/b", ".hidden", "crm\n"):
+        path.write_text(json.dumps({"name": name, "expectations": [expectation]}))
+        with pytest.raises(SuiteError, match="must be a plain name") as info:
+            load_suite(path)
+        assert str(path) in str(info.value)
+    assert not (tmp_path.parent / "elsewhere").exists()

@@ -9,13 +9,15 @@ from __future__ import annotations
 import glob
 import json
 import re
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from whiteglove.inputs import read_document
+from whiteglove.inputs import export_problem, read_document
 from whiteglove.schema import IDENTITY_FIELDS, NAME_PATTERN, VALIDATION_SUFFIX
 
 SOURCE_NAME = re.compile(NAME_PATTERN)
@@ -71,7 +73,7 @@ class SourceConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _name_shape(cls, v: str) -> str:
-        if not SOURCE_NAME.match(v):
+        if not SOURCE_NAME.fullmatch(v):
             raise ValueError(f"name {v!r} must match [a-z][a-z0-9_]*")
         if v.endswith(VALIDATION_SUFFIX):
             # the graph names a validated asset's results <asset>_validation
@@ -109,7 +111,7 @@ class SourceConfig(_Strict):
     @classmethod
     def _attribute_names(cls, v: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
         for name in v:
-            if not ATTRIBUTE_NAME.match(name) or name in IDENTITY_FIELDS:
+            if not ATTRIBUTE_NAME.fullmatch(name) or name in IDENTITY_FIELDS:
                 raise ValueError(
                     f"attribute {name!r} must match [a-z][a-z0-9_]* and not be an identity field"
                 )
@@ -216,6 +218,22 @@ class LinkageConfig(_Strict):
         return self
 
 
+class LimitsConfig(_Strict):
+    """Bounds on what a run reads from an export: generous, so a real export never meets
+    them, and checked before reading, so a broken or hostile one fails fast and clearly."""
+
+    max_file_mb: float = Field(default=20_000, gt=0)  # one export file, in MB
+    max_rows: int = Field(default=50_000_000, ge=1)  # rows of one export file
+    max_columns: int = Field(default=2_000, ge=1)  # columns of one export file
+    # A mapped identity field's text longer than this is nulled as invalid (and counted): no
+    # name, email or address is that long, and linkage would spend minutes comparing it.
+    max_field_chars: int = Field(default=1_000, ge=1)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
+
+
 class PrivacyConfig(_Strict):
     # Reports, logs and Dagster metadata mask emails, phones, birth dates and national ids;
     # true reveals them, for local debugging only.
@@ -317,7 +335,7 @@ class GoldenConfig(_Strict):
                 )
             if name in GOLDEN_RESERVED:
                 raise ValueError(f"{name!r} is computed for every golden customer, not chosen")
-            if not ATTRIBUTE_NAME.match(name):
+            if not ATTRIBUTE_NAME.fullmatch(name):
                 raise ValueError(f"golden column {name!r} must match [a-z][a-z0-9_]*")
         return v
 
@@ -386,6 +404,7 @@ class SourcesConfig(_Strict):
     # Folder the file-arrival sensor watches for new or changed exports.
     inbox: str | None = None
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     golden: GoldenConfig = Field(default_factory=GoldenConfig)
     base_dir: Path = Path(".")  # filled in by load_sources, not read from YAML
 
@@ -518,7 +537,12 @@ def _file_problems(config: SourcesConfig, source: SourceConfig) -> list[str]:
     if not files:
         return [f"source '{source.name}': export not found: {config.base_dir / source.path}"]
     problems = []
+    limits = config.limits
     for file in files:
+        problem = export_problem(file, limits.max_file_bytes)
+        if problem:
+            problems.append(f"source '{source.name}': {file}: {problem}")
+            continue
         try:
             columns = read_columns(source, file)
         except Exception as exc:  # noqa: BLE001 - any read failure is reported, not raised
@@ -527,7 +551,13 @@ def _file_problems(config: SourcesConfig, source: SourceConfig) -> list[str]:
         if not columns and source.format != "jsonl":
             problems.append(f"source '{source.name}': {file} is empty (not even a header)")
             continue
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if len(columns) > limits.max_columns:
+            problems.append(
+                f"source '{source.name}': {file.name} has {len(columns):,} columns, more than "
+                f"limits.max_columns ({limits.max_columns:,})"
+            )
+            continue
+        repeated = sorted(c for c, n in Counter(columns).items() if n > 1)
         if repeated:
             # Which of two 'Email' columns is the email? Reading either would be a guess.
             problems.append(
@@ -542,7 +572,19 @@ def _file_problems(config: SourcesConfig, source: SourceConfig) -> list[str]:
                 )
         if source.format == "parquet":
             problems += _parquet_type_problems(source, file)
+            rows = _parquet_rows(file)
+            if rows > limits.max_rows:
+                problems.append(
+                    f"source '{source.name}': {file.name} holds {rows:,} rows, more than "
+                    f"limits.max_rows ({limits.max_rows:,})"
+                )
     return problems
+
+
+def _parquet_rows(file: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(file).metadata.num_rows
 
 
 def _parquet_type_problems(source: SourceConfig, file: Path) -> list[str]:
@@ -564,9 +606,25 @@ def _parquet_type_problems(source: SourceConfig, file: Path) -> list[str]:
     return problems
 
 
-# How many lines read_columns reads to find a header or JSON keys: enough for a header with
+# How much read_columns reads to find a header or JSON keys: enough for a header with
 # quoted line breaks, and a bound on the work a broken file can cause.
 _SCAN_LINES = 1000
+_SCAN_BYTES = 64 * 2**20
+
+
+def _first_lines(file: Path) -> Iterator[bytes]:
+    """The file's first lines, at most _SCAN_LINES of them and _SCAN_BYTES in all: a file
+    with no line break (or a device that never ends) is not read whole to find one."""
+    budget = _SCAN_BYTES
+    with open(file, "rb") as fh:
+        for _ in range(_SCAN_LINES):
+            line = fh.readline(budget + 1)
+            if not line:
+                return
+            budget -= len(line)
+            if budget < 0:
+                raise ValueError(f"no line ends in the first {_SCAN_BYTES // 2**20} MB")
+            yield line
 
 
 def read_columns(source: SourceConfig, file: Path) -> list[str]:
@@ -580,57 +638,50 @@ def read_columns(source: SourceConfig, file: Path) -> list[str]:
 
         return pq.read_schema(file).names
     if source.format == "csv":
-        import csv
-        import sys
-
-        opts = source.csv_options
-        # Long header cells are allowed, as in the extractor.
-        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        lines = []
-        header: list[str] = []
-        with open(file, "rb") as fh:
-            for number, raw_line in enumerate(fh, start=1):
-                if number > _SCAN_LINES:
-                    break
-                if b"\x00" in raw_line:
-                    raise ValueError(
-                        f"line {number} holds binary data (NUL bytes): not a CSV text file"
-                    )
-                try:
-                    lines.append(raw_line.decode(opts.encoding))
-                except UnicodeDecodeError as exc:
-                    raise ValueError(
-                        f"line {number} is not valid {opts.encoding} text ({exc.reason} at "
-                        f"byte {exc.start}): binary data, or set csv.encoding"
-                    ) from None
-                if number == 1:
-                    lines[0] = lines[0].lstrip("\ufeff")
-                if not "".join(lines).strip():
-                    lines.clear()  # blank lines before the header
-                    continue
-                reader = csv.reader(
-                    lines, delimiter=opts.delimiter, quotechar=opts.quote_char, strict=True
-                )
-                try:
-                    header = next(reader, [])
-                    break
-                except csv.Error:
-                    continue  # a quoted header cell with a line break: read one more line
-        if lines and not header:
-            raise ValueError("the header cannot be read: a quoted cell is never closed")
-        if not opts.header:
-            return [f"column_{i + 1}" for i in range(len(header))]
-        # Unnamed cells (a trailing delimiter) get the name the extractor gives them.
-        return [h if h.strip() else f"column_{i + 1}" for i, h in enumerate(header)]
+        return _csv_header(source.csv_options, file)
     keys: dict[str, None] = {}
-    with open(file, "rb") as fh:
-        for i, raw_line in enumerate(fh):
-            if i >= _SCAN_LINES:
-                break
-            try:
-                obj = json.loads(raw_line.decode("utf-8").lstrip("\ufeff"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                continue  # a damaged line is quarantined by the extractor, not refused here
-            if isinstance(obj, dict):
-                keys.update(dict.fromkeys(obj))
+    for raw_line in _first_lines(file):
+        try:
+            obj = json.loads(raw_line.decode("utf-8").lstrip("\ufeff"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue  # a damaged line is quarantined by the extractor, not refused here
+        if isinstance(obj, dict):
+            keys.update(dict.fromkeys(obj))
     return list(keys)
+
+
+def _csv_header(opts: CsvOptions, file: Path) -> list[str]:
+    import csv
+    import sys
+
+    # Long header cells are allowed, as in the extractor.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    lines = []
+    header: list[str] = []
+    for number, raw_line in enumerate(_first_lines(file), start=1):
+        if b"\x00" in raw_line:
+            raise ValueError(f"line {number} holds binary data (NUL bytes): not a CSV text file")
+        try:
+            lines.append(raw_line.decode(opts.encoding))
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"line {number} is not valid {opts.encoding} text ({exc.reason} at "
+                f"byte {exc.start}): binary data, or set csv.encoding"
+            ) from None
+        if number == 1:
+            lines[0] = lines[0].lstrip("\ufeff")
+        if not "".join(lines).strip():
+            lines.clear()  # blank lines before the header
+            continue
+        reader = csv.reader(lines, delimiter=opts.delimiter, quotechar=opts.quote_char, strict=True)
+        try:
+            header = next(reader, [])
+            break
+        except csv.Error:
+            continue  # a quoted header cell with a line break: read one more line
+    if lines and not header:
+        raise ValueError("the header cannot be read: a quoted cell is never closed")
+    if not opts.header:
+        return [f"column_{i + 1}" for i in range(len(header))]
+    # Unnamed cells (a trailing delimiter) get the name the extractor gives them.
+    return [h if h.strip() else f"column_{i + 1}" for i, h in enumerate(header)]

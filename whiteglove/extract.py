@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from whiteglove.config import SourceConfig
+from whiteglove.config import LimitsConfig, SourceConfig
+from whiteglove.inputs import export_problem
 from whiteglove.schema import RAW_LINEAGE_COLUMNS
 
 # Python's csv module refuses fields over 128 KiB by default; exports with long free-text
@@ -41,14 +43,25 @@ class ExtractError(RuntimeError):
 
 
 def extract_source(
-    source: SourceConfig, files: list[Path], loaded_at: datetime | None = None
+    source: SourceConfig,
+    files: list[Path],
+    loaded_at: datetime | None = None,
+    limits: LimitsConfig | None = None,
 ) -> pl.DataFrame:
-    """All rows of all of a source's files, source columns as read plus lineage columns."""
+    """All rows of all of a source's files, source columns as read plus lineage columns.
+
+    Each file is checked against `limits` before it is read (checked again here, since the
+    sources check: a file may have been replaced since).
+    """
     loaded_at = loaded_at or datetime.now(UTC)
+    limits = limits or LimitsConfig()
     frames = []
     for file in files:
+        problem = export_problem(file, limits.max_file_bytes)
+        if problem:
+            raise ExtractError(source.name, file, problem)
         reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[source.format]
-        frame = reader(source, file)
+        frame = reader(source, file, limits)
         frames.append(
             frame.with_columns(
                 pl.lit(source.name).alias("_source"),
@@ -63,7 +76,7 @@ def extract_source(
     return pl.DataFrame([out.get_column(c) for c in RAW_LINEAGE_COLUMNS + data_cols])
 
 
-def _read_csv(source: SourceConfig, file: Path) -> pl.DataFrame:
+def _read_csv(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.DataFrame:
     opts = source.csv_options
     text = _decode(source, file, file.read_bytes(), opts.encoding)
     text = text.lstrip("\ufeff")
@@ -83,11 +96,12 @@ def _read_csv(source: SourceConfig, file: Path) -> pl.DataFrame:
                 raise ExtractError(source.name, file, f"the header cannot be read: {error}")
             if not fields:  # blank lines before the header
                 continue
-            header = _header(source, file, fields, opts.header)
+            header = _header(source, file, fields, opts.header, limits)
             if opts.header:
                 continue
         if fields == []:  # a blank line is not a record
             continue
+        _check_rows(source, file, len(row_numbers) + 1, limits)
         row_numbers.append(len(row_numbers) + 1)
         if error is None and fields is not None and "\x00" in raw_text:
             error = "binary data (NUL bytes) in the row"
@@ -133,14 +147,22 @@ def _decode(source: SourceConfig, file: Path, data: bytes, encoding: str) -> str
 
 
 def _split_lines(text: str) -> list[str]:
-    """Physical lines, each ending in '\\n'.
+    """Physical lines, each with its line break: LF, CRLF, or a lone CR.
 
-    Split on line feeds only: str.splitlines would also break on characters such as U+2028
-    that are ordinary data inside a field. A file with carriage returns and no line feed at
-    all (classic Mac OS exports) is split on the carriage returns instead.
+    A lone CR ends a line too (classic Mac OS exports, or one such line among LF lines), so
+    two records it separates stay two rows. Lines keep their own break, so a quoted field
+    keeps the break it holds. Not str.splitlines: it would also break on characters such as
+    U+2028 that are ordinary data inside a field.
     """
-    separator = "\n" if "\n" in text or "\r" not in text else "\r"
-    lines = [line + "\n" for line in text.split(separator)]
+    lines = []
+    for line in text.split("\n"):
+        if "\r" not in line:
+            lines.append(line + "\n")
+            continue
+        crlf = line.endswith("\r")
+        pieces = (line[:-1] if crlf else line).split("\r")
+        lines += [piece + "\r" for piece in pieces[:-1]]
+        lines.append(pieces[-1] + ("\r\n" if crlf else "\n"))
     if lines[-1] == "\n":
         lines.pop()
     return lines
@@ -196,7 +218,22 @@ def _csv_problem(exc: csv.Error) -> str:
     return text
 
 
-def _header(source: SourceConfig, file: Path, fields: list[str], has_header: bool) -> list[str]:
+def _check_rows(source: SourceConfig, file: Path, rows: int, limits: LimitsConfig) -> None:
+    if rows > limits.max_rows:
+        raise ExtractError(
+            source.name, file, f"more than limits.max_rows ({limits.max_rows:,}) rows"
+        )
+
+
+def _header(
+    source: SourceConfig, file: Path, fields: list[str], has_header: bool, limits: LimitsConfig
+) -> list[str]:
+    if len(fields) > limits.max_columns:
+        raise ExtractError(
+            source.name,
+            file,
+            f"{len(fields):,} columns, more than limits.max_columns ({limits.max_columns:,})",
+        )
     if not has_header:
         return [f"column_{i + 1}" for i in range(len(fields))]
     if any("\x00" in f for f in fields):
@@ -206,7 +243,7 @@ def _header(source: SourceConfig, file: Path, fields: list[str], has_header: boo
     # An unnamed column (a trailing delimiter) cannot be mapped; give it a name so two of
     # them do not collide.
     header = [f if f.strip() else f"column_{i + 1}" for i, f in enumerate(fields)]
-    repeated = sorted({h for h in header if header.count(h) > 1})
+    repeated = sorted(h for h, n in Counter(header).items() if n > 1)
     if repeated:
         raise ExtractError(
             source.name,
@@ -217,7 +254,7 @@ def _header(source: SourceConfig, file: Path, fields: list[str], has_header: boo
     return header
 
 
-def _read_jsonl(source: SourceConfig, file: Path) -> pl.DataFrame:
+def _read_jsonl(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.DataFrame:
     records: list[dict] = []
     row_numbers: list[int] = []
     raws: list[str | None] = []
@@ -230,6 +267,7 @@ def _read_jsonl(source: SourceConfig, file: Path) -> pl.DataFrame:
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
+        _check_rows(source, file, len(row_numbers) + 1, limits)
         row_numbers.append(number)
         try:
             text = line.decode("utf-8")
@@ -273,8 +311,7 @@ def _read_jsonl(source: SourceConfig, file: Path) -> pl.DataFrame:
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     # json.loads keeps the last of two equal keys silently: which email is the real one?
-    keys = [k for k, _ in pairs]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    repeated = sorted(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
     if repeated:
         raise ValueError(f"repeated key(s) {', '.join(map(repr, repeated))}")
     return dict(pairs)
@@ -292,12 +329,21 @@ def _json_text(value: object) -> str | None:
     return str(value)
 
 
-def _read_parquet(source: SourceConfig, file: Path) -> pl.DataFrame:
+def _read_parquet(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.DataFrame:
     try:
-        schema = pq.read_schema(file)
+        metadata = pq.ParquetFile(file).metadata
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for damaged files
         raise ExtractError(source.name, file, f"not a readable Parquet file: {exc}") from None
-    repeated = sorted({n for n in schema.names if schema.names.count(n) > 1})
+    # from the footer, before anything is decompressed: a small file can hold 10^8 rows
+    _check_rows(source, file, metadata.num_rows, limits)
+    schema = metadata.schema.to_arrow_schema()
+    if len(schema.names) > limits.max_columns:
+        raise ExtractError(
+            source.name,
+            file,
+            f"{len(schema.names):,} columns, more than limits.max_columns ({limits.max_columns:,})",
+        )
+    repeated = sorted(n for n, count in Counter(schema.names).items() if count > 1)
     if repeated:
         raise ExtractError(
             source.name, file, f"repeated column names: {', '.join(map(repr, repeated))}"

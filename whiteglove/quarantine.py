@@ -19,7 +19,7 @@ def accepted(standardized: list[pl.DataFrame]) -> pl.DataFrame:
         .rename({"_invalid": "invalid_fields", "_file": "file", "_loaded_at": "loaded_at"})
         for f in standardized
     ]
-    return pl.concat(frames, how="diagonal_relaxed").sort("source", "row_number")
+    return pl.concat(frames, how="diagonal_relaxed").sort("source", "file", "row_number")
 
 
 def rejected(standardized: list[pl.DataFrame]) -> pl.DataFrame:
@@ -35,7 +35,7 @@ def rejected(standardized: list[pl.DataFrame]) -> pl.DataFrame:
         for f in standardized
     ]
     empty = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    return pl.concat([empty, *frames], how="vertical_relaxed").sort("source", "row_number")
+    return pl.concat([empty, *frames], how="vertical_relaxed").sort("source", "file", "row_number")
 
 
 def invalid_value_counts(standardized: pl.DataFrame) -> dict[str, int]:

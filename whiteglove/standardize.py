@@ -15,7 +15,7 @@ from datetime import date
 import phonenumbers
 import polars as pl
 
-from whiteglove.config import FieldSpec, SourceConfig
+from whiteglove.config import FieldSpec, LimitsConfig, SourceConfig
 from whiteglove.names import fold, given_name_length
 from whiteglove.schema import (
     CANONICAL_FIELDS,
@@ -31,13 +31,22 @@ from whiteglove.schema import (
 
 MIN_BIRTH_DATE = date.fromisoformat(EARLIEST_BIRTH_DATE)
 SRC = "__src__"
+# A mapped identity column as the standardizers read it: too long a text is nulled there
+# (`_bounded_fields`), while SRC keeps what the export said for the quarantine.
+FIELD = "__field__"
+POSITION = "__position"  # a row's place in the order the source's files were read
 
 
 def standardize_source(
-    raw: pl.DataFrame, source: SourceConfig, default_country: str, today: date | None = None
+    raw: pl.DataFrame,
+    source: SourceConfig,
+    default_country: str,
+    today: date | None = None,
+    limits: LimitsConfig | None = None,
 ) -> pl.DataFrame:
     """Canonical records for one source, with `_reasons` (reject) and `_invalid` (nulled)."""
     today = today or date.today()
+    limits = limits or LimitsConfig()
     # Source columns move to a private namespace so that a column called "email" or "phone"
     # can never be confused with the canonical field of the same name.
     data_columns = [c for c in raw.columns if c not in RAW_LINEAGE_COLUMNS]
@@ -47,17 +56,17 @@ def standardize_source(
     )
     fields = source.fields
     out: dict[str, pl.Expr] = {}
-    invalid: list[pl.Expr] = []
+    df, invalid = _bounded_fields(df, fields, limits.max_field_chars)
 
     df = _with_names(df, fields)
 
     if "email" in fields:
-        email, bad = _email(_text(df, SRC + fields["email"].column))
+        email, bad = _email(_text(df, FIELD + fields["email"].column))
         out["email"] = email
         invalid.append(bad.then(pl.lit("email")))
 
     country = (
-        _clean_text(_text(df, SRC + fields["country"].column)).str.to_uppercase()
+        _clean_text(_text(df, FIELD + fields["country"].column)).str.to_uppercase()
         if "country" in fields
         else pl.lit(None, dtype=pl.String)
     )
@@ -67,14 +76,14 @@ def standardize_source(
         dob = _date(df, fields["date_of_birth"])
         bad_dob = (dob < MIN_BIRTH_DATE) | (dob > today)
         parse_failed = dob.is_null() & _text(
-            df, SRC + fields["date_of_birth"].column
+            df, FIELD + fields["date_of_birth"].column
         ).str.strip_chars().ne("")
         out["date_of_birth"] = pl.when(bad_dob).then(None).otherwise(dob)
         invalid.append(pl.when(bad_dob | parse_failed).then(pl.lit("date_of_birth")))
 
     for name in ("address_line", "city", "region"):
         if name in fields:
-            out[name] = _display(_clean_text(_text(df, SRC + fields[name].column)))
+            out[name] = _display(_clean_text(_text(df, FIELD + fields[name].column)))
 
     frame = df.with_columns(**out)
     frame = frame.with_columns(
@@ -85,15 +94,19 @@ def standardize_source(
     )
 
     if "postcode" in fields:
-        postcode, bad = _postcode(_text(frame, SRC + fields["postcode"].column), pl.col("country"))
+        postcode, bad = _postcode(
+            _text(frame, FIELD + fields["postcode"].column), pl.col("country")
+        )
         frame = frame.with_columns(postcode.alias("postcode"))
         invalid.append(bad.then(pl.lit("postcode")))
     if "national_id" in fields:
-        nid, bad = _national_id(_text(frame, SRC + fields["national_id"].column), pl.col("country"))
+        nid, bad = _national_id(
+            _text(frame, FIELD + fields["national_id"].column), pl.col("country")
+        )
         frame = frame.with_columns(nid.alias("national_id"))
         invalid.append(bad.then(pl.lit("national_id")))
     if "phone" in fields:
-        frame, bad_phone = _phone(frame, _text(frame, SRC + fields["phone"].column))
+        frame, bad_phone = _phone(frame, _text(frame, FIELD + fields["phone"].column))
         invalid.append(bad_phone.then(pl.lit("phone")))
 
     frame = frame.with_columns(
@@ -119,7 +132,7 @@ def standardize_source(
             if f not in frame.columns
         ]
     )
-    frame = frame.with_columns(_reasons(frame))
+    frame = frame.with_row_index(POSITION).with_columns(_reasons(frame)).drop(POSITION)
     # A rejected row keeps what the export said, so a steward can repair it at the source.
     frame = frame.with_columns(
         pl.when(pl.col("_reasons").list.len() > 0)
@@ -130,6 +143,28 @@ def standardize_source(
     return frame.select(
         RECORD_COLUMNS + attributes + ["_reasons", "_invalid", "_file", "_raw", "_loaded_at"]
     )
+
+
+def _bounded_fields(
+    df: pl.DataFrame, fields: dict[str, FieldSpec], max_chars: int
+) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """`df` with the FIELD copy of each mapped identity column, and the invalid flags of
+    the texts longer than `max_chars`, nulled there.
+
+    No name, email, phone or address runs to thousands of characters; compared as one, such
+    a value costs linkage minutes per pair (string similarity is quadratic in the length).
+    """
+    copies: dict[str, pl.Expr] = {}  # by column: two fields may read the same one
+    flags = []
+    for field, spec in fields.items():
+        column = pl.col(SRC + spec.column)
+        if df.schema[SRC + spec.column] == pl.String:
+            long = column.str.len_chars() > max_chars
+            copies[spec.column] = pl.when(long).then(None).otherwise(column)
+            flags.append(pl.when(long).then(pl.lit(field)))
+        else:  # numbers and dates are short by nature
+            copies[spec.column] = column
+    return df.with_columns(e.alias(FIELD + c) for c, e in copies.items()), flags
 
 
 def _row_as_json(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
@@ -143,10 +178,23 @@ def _dtype(field: str) -> pl.DataType:
 def _reasons(frame: pl.DataFrame) -> pl.Expr:
     identity = [f for f in CANONICAL_FIELDS if f not in ("country", "full_name")]
     no_identity = pl.all_horizontal(pl.col(identity).is_null())
-    first_row = (
-        pl.col("_row_number").min().over("source_record_id")
-    )  # the first occurrence of an id keeps it; later ones are the suspects
-    duplicate = pl.col("source_record_id").is_not_null() & (pl.col("_row_number") != first_row)
+    # The first occurrence of an id keeps it and later ones are the suspects, in the order
+    # rows were read: file by file (a glob's files in sorted order), then row by row. Row
+    # numbers restart in each file, so they alone cannot order two files' rows.
+    position = pl.col(POSITION)
+    duplicate = pl.col("source_record_id").is_not_null() & (
+        position != position.min().over("source_record_id")
+    )
+    first_row, first_file = (
+        pl.col(c).sort_by(POSITION).first().over("source_record_id")
+        for c in ("_row_number", "_file")
+    )
+    first_seen = pl.lit("duplicate record id (first seen at row ") + first_row.cast(pl.String)
+    first_seen = (
+        pl.when(first_file == pl.col("_file"))
+        .then(first_seen)
+        .otherwise(first_seen + " of " + first_file.str.split("/").list.last())
+    )
     parse_error = pl.col("_parse_error")
     return (
         pl.concat_list(
@@ -154,9 +202,7 @@ def _reasons(frame: pl.DataFrame) -> pl.Expr:
             pl.when(parse_error.is_null() & pl.col("source_record_id").is_null()).then(
                 pl.lit("missing record id")
             ),
-            pl.when(parse_error.is_null() & duplicate).then(
-                pl.lit("duplicate record id (first seen at row ") + first_row.cast(pl.String) + ")"
-            ),
+            pl.when(parse_error.is_null() & duplicate).then(first_seen + ")"),
             pl.when(parse_error.is_null() & no_identity).then(pl.lit("no identity field")),
         )
         .list.drop_nulls()
@@ -201,17 +247,19 @@ def _with_names(df: pl.DataFrame, fields: dict[str, FieldSpec]) -> pl.DataFrame:
     """
     none = pl.lit(None, dtype=pl.String)
     first = (
-        _clean_text(_text(df, SRC + fields["first_name"].column))
+        _clean_text(_text(df, FIELD + fields["first_name"].column))
         if "first_name" in fields
         else none
     )
     last = (
-        _clean_text(_text(df, SRC + fields["last_name"].column)) if "last_name" in fields else none
+        _clean_text(_text(df, FIELD + fields["last_name"].column))
+        if "last_name" in fields
+        else none
     )
     df = df.with_columns(first.alias("__first"), last.alias("__last"))
     if "full_name" in fields:
         spec = fields["full_name"]
-        df = df.with_columns(_clean_text(_text(df, SRC + spec.column)).alias("__full"))
+        df = df.with_columns(_clean_text(_text(df, FIELD + spec.column)).alias("__full"))
         df = df.with_columns(
             pl.col("__full")
             .str.replace_all(",", " ")
@@ -252,7 +300,7 @@ def _with_names(df: pl.DataFrame, fields: dict[str, FieldSpec]) -> pl.DataFrame:
         _display(pl.col("__first")).alias("first_name"),
         _display(pl.col("__last")).alias("last_name"),
     )
-    return df.drop([c for c in df.columns if c.startswith("__") and not c.startswith(SRC)])
+    return df.drop([c for c in df.columns if c.startswith("__") and not c.startswith((SRC, FIELD))])
 
 
 def _email(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -262,9 +310,12 @@ def _email(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _parse_temporal(
-    df: pl.DataFrame, spec: FieldSpec, dtype: type[pl.Date] | type[pl.Datetime]
+    df: pl.DataFrame,
+    spec: FieldSpec,
+    dtype: type[pl.Date] | type[pl.Datetime],
+    prefix: str = SRC,
 ) -> pl.Expr:
-    name = SRC + spec.column
+    name = prefix + spec.column
     col = pl.col(name)
     source_type = df.schema[name]
     if source_type in (pl.Date, pl.Datetime) or isinstance(source_type, pl.Datetime):
@@ -277,7 +328,7 @@ def _parse_temporal(
 
 
 def _date(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
-    return _parse_temporal(df, spec, pl.Date)
+    return _parse_temporal(df, spec, pl.Date, FIELD)
 
 
 def _datetime(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:

@@ -86,7 +86,7 @@ class ExpectationMeta(BaseModel):
     @field_validator("check_name")
     @classmethod
     def _check_name(cls, v: Any) -> Any:
-        if v is not None and not CHECK_NAME.match(v):
+        if v is not None and not CHECK_NAME.fullmatch(v):
             raise ValueError(f"meta.check_name {v!r} must match [A-Za-z0-9_]+")
         return v
 
@@ -105,7 +105,7 @@ class Expectation(BaseModel):
     @field_validator("type")
     @classmethod
     def _type(cls, v: str) -> str:
-        if not re.match(r"^expect_[a-z0-9_]+$", v):
+        if not re.fullmatch(r"expect_[a-z0-9_]+", v):
             raise ValueError("'type' must be an expectation type such as expect_column_to_exist")
         return v
 
@@ -243,7 +243,7 @@ class Suite(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not SUITE_NAME.match(v) or ".." in v:
+        if not SUITE_NAME.fullmatch(v) or ".." in v:
             raise ValueError(
                 f"'name' {v!r} must be a plain name: letters, digits, _ . - "
                 "(Data Docs make a folder of it)"
@@ -302,7 +302,7 @@ def _check_name_problems(
     for i, exp in expectations:
         where = f"expectations[{i}] ({exp.type})"
         name = exp.check_name
-        if not CHECK_NAME.match(name):
+        if not CHECK_NAME.fullmatch(name):
             problems.append(f"{where}: cannot derive a check name; set meta.check_name")
             continue
         key = (exp.meta.stage or default, name)

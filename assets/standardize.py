@@ -52,8 +52,13 @@ def standardized_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefin
         from whiteglove.standardize import standardize_source
 
         config = settings.config
+        this = config.source(source.name)
         frame = standardize_source(
-            raw, config.source(source.name), config.defaults.country, limits=config.limits
+            raw,
+            this,
+            config.defaults.country,
+            limits=config.limits,
+            validity=config.validity_for(this),
         )
         nulled = invalid_value_counts(frame)
         rejects = frame.filter(pl.col("_reasons").list.len() > 0).height

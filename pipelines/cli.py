@@ -85,6 +85,11 @@ def format_summary(summary: dict, out_dir: Path) -> str:
         f"  SQL:          {out_dir.resolve() / 'customers.duckdb'}",
         f"  summary:      {out_dir.resolve() / 'run_summary.json'}",
     ]
+    for w in summary.get("warnings", {}).get("nulled_fields", []):
+        lines.append(
+            f"warning: {w['source']}.{w['field']}: {w['share']:.0%} of the values given were "
+            f"nulled as invalid ({w['nulled']}); if the data is right, change {w['setting']}"
+        )
     return "\n".join(lines)
 
 

@@ -11,14 +11,22 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from whiteglove.inputs import export_problem, read_document
-from whiteglove.schema import IDENTITY_FIELDS, NAME_PATTERN, VALIDATION_SUFFIX
+from whiteglove.schema import (
+    EARLIEST_BIRTH_DATE,
+    EMAIL_PATTERN,
+    ES_POSTCODE_PATTERN,
+    IDENTITY_FIELDS,
+    NAME_PATTERN,
+    VALIDATION_SUFFIX,
+)
 
 SOURCE_NAME = re.compile(NAME_PATTERN)
 ATTRIBUTE_NAME = SOURCE_NAME
@@ -59,6 +67,65 @@ class CsvOptions(_Strict):
     header: bool = True
 
 
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return pattern
+
+
+class ValidityConfig(_Strict):
+    """The rules that null a value as invalid: each is a setting, globally (`validity:`)
+    and per source (a source's own `validity:` overrides what it names).
+
+    The defaults suit consumer records of today; data that is not (historical records,
+    other countries' formats) sets its own. A nulled value is counted, and a rule that
+    nulls more than a fifth of a field's values is named in the run summary.
+    """
+
+    # A standardized email (trimmed, lower-cased) must match this, else it is nulled.
+    email_pattern: str = EMAIL_PATTERN
+    # Birth dates outside [earliest, latest] are nulled; "today" is the day of the run.
+    birth_date_earliest: date = date.fromisoformat(EARLIEST_BIRTH_DATE)
+    birth_date_latest: date | Literal["today"] = "today"
+    # Phones, read with the record's country (else defaults.country): valid numbers of
+    # that country's plan ("valid", with the phonenumbers library), numbers of a possible
+    # length ("possible"), or any seven to fifteen digits ("digits").
+    phone: Literal["valid", "possible", "digits"] = "valid"
+    # Postcodes of these countries must match their pattern (after spaces and dashes are
+    # removed; Spanish ones padded to five digits); other countries' are kept as written.
+    postcode_patterns: dict[str, str] = Field(default_factory=lambda: {"ES": ES_POSTCODE_PATTERN})
+    # Spanish national ids (DNI/NIE) must carry the right check letter.
+    national_id_checksum: bool = True
+
+    @field_validator("email_pattern")
+    @classmethod
+    def _email_pattern(cls, v: str) -> str:
+        return _compiles(v)
+
+    @field_validator("postcode_patterns")
+    @classmethod
+    def _postcode_patterns(cls, v: dict[str, str]) -> dict[str, str]:
+        for country, pattern in v.items():
+            if not re.fullmatch(r"[A-Z]{2}", country):
+                raise ValueError(f"{country!r} is not a country code (two capital letters)")
+            _compiles(pattern)
+        return v
+
+    def latest_birth_date(self, today: date) -> date:
+        return today if self.birth_date_latest == "today" else self.birth_date_latest
+
+    # The setting to change when a rule nulls too much of a field.
+    SETTING_OF_FIELD: ClassVar[dict[str, str]] = {
+        "email": "validity.email_pattern",
+        "phone": "validity.phone",
+        "date_of_birth": "validity.birth_date_earliest / birth_date_latest",
+        "postcode": "validity.postcode_patterns",
+        "national_id": "validity.national_id_checksum",
+    }
+
+
 class SourceConfig(_Strict):
     name: str
     path: str
@@ -69,6 +136,8 @@ class SourceConfig(_Strict):
     updated_at: FieldSpec | None = None
     fields: dict[str, FieldSpec]
     attributes: dict[str, FieldSpec] = Field(default_factory=dict)
+    # This source's own validity rules, over the file's `validity:` (only what it names).
+    validity: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -405,6 +474,7 @@ class SourcesConfig(_Strict):
     inbox: str | None = None
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    validity: ValidityConfig = Field(default_factory=ValidityConfig)
     golden: GoldenConfig = Field(default_factory=GoldenConfig)
     base_dir: Path = Path(".")  # filled in by load_sources, not read from YAML
 
@@ -418,6 +488,28 @@ class SourcesConfig(_Strict):
                 f"sources: {sorted(names)}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _valid_validity_of_each_source(self) -> SourcesConfig:
+        problems = []
+        for source in self.sources:
+            try:
+                self.validity_for(source)
+            except ValidationError as exc:
+                problems += [
+                    f"sources ({source.name}).validity.{'.'.join(map(str, e['loc']))}: "
+                    + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
+                    for e in exc.errors()
+                ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def validity_for(self, source: SourceConfig) -> ValidityConfig:
+        """The validity rules of `source`: the file's, with what the source overrides."""
+        if not source.validity:
+            return self.validity
+        return ValidityConfig.model_validate({**self.validity.model_dump(), **source.validity})
 
     def resolve(self, relative: str) -> Path:
         """A path from the sources file, relative to the file."""

@@ -144,6 +144,8 @@ def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: Suite
     settings = {
         "source": source.model_dump(mode="json"),
         "defaults": config.defaults.model_dump(mode="json"),
+        "validity": config.validity_for(source).model_dump(mode="json"),
+        "limits": config.limits.model_dump(mode="json"),
         "suite": suite.as_json(),
         "code": source_stage_version(),
     }

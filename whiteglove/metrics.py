@@ -31,3 +31,37 @@ def cluster_figures(sizes: pl.DataFrame) -> dict:
         figures["multi_source"] = sizes.filter(pl.col("sources") > 1).height
     figures["distribution"] = {str(s): n for s, n in per_size.iter_rows()}
     return figures
+
+
+# A validity rule that nulls more than this share of a field's values is named in the run
+# summary and first in the data-quality report: the data may be fine and the rule wrong
+# for it (a window of birth dates that does not suit historical records, say).
+NULLED_SHARE_WARNING = 0.2
+
+
+def nulled_field_warnings(counts: pl.DataFrame) -> list[dict]:
+    """Fields whose validity rules nulled more than NULLED_SHARE_WARNING of the values a
+    source gave, worst first, each with the setting that decides it.
+
+    `counts` has source, field, kept (values left after standardizing) and nulled (values
+    nulled as invalid) per source and identity field.
+    """
+    from whiteglove.config import ValidityConfig
+
+    given = pl.col("kept") + pl.col("nulled")
+    found = (
+        counts.filter(pl.col("nulled") > 0)
+        .with_columns((pl.col("nulled") / given).alias("share"))
+        .filter(pl.col("share") > NULLED_SHARE_WARNING)
+        .sort(["share", "source", "field"], descending=[True, False, False])
+    )
+    return [
+        {
+            "source": row["source"],
+            "field": row["field"],
+            "nulled": int(row["nulled"]),
+            "share": round(float(row["share"]), 4),
+            "setting": ValidityConfig.SETTING_OF_FIELD.get(row["field"], "limits.max_field_chars"),
+        }
+        for row in found.iter_rows(named=True)
+    ]

@@ -15,21 +15,17 @@ from datetime import date
 import phonenumbers
 import polars as pl
 
-from whiteglove.config import FieldSpec, LimitsConfig, SourceConfig
+from whiteglove.config import FieldSpec, LimitsConfig, SourceConfig, ValidityConfig
 from whiteglove.names import fold, given_name_length
 from whiteglove.schema import (
     CANONICAL_FIELDS,
     DNI_LETTERS,
-    EARLIEST_BIRTH_DATE,
-    EMAIL_PATTERN,
     ES_NATIONAL_ID_PATTERN,
-    ES_POSTCODE_PATTERN,
     RAW_LINEAGE_COLUMNS,
     RECORD_COLUMNS,
     record_key,
 )
 
-MIN_BIRTH_DATE = date.fromisoformat(EARLIEST_BIRTH_DATE)
 SRC = "__src__"
 # A mapped identity column as the standardizers read it: too long a text is nulled there
 # (`_bounded_fields`), while SRC keeps what the export said for the quarantine.
@@ -43,10 +39,16 @@ def standardize_source(
     default_country: str,
     today: date | None = None,
     limits: LimitsConfig | None = None,
+    validity: ValidityConfig | None = None,
 ) -> pl.DataFrame:
-    """Canonical records for one source, with `_reasons` (reject) and `_invalid` (nulled)."""
+    """Canonical records for one source, with `_reasons` (reject) and `_invalid` (nulled).
+
+    `validity` holds the rules that null a value as invalid (the source's, from
+    `SourcesConfig.validity_for`); `limits` the longest identity value kept.
+    """
     today = today or date.today()
     limits = limits or LimitsConfig()
+    validity = validity or ValidityConfig()
     # Source columns move to a private namespace so that a column called "email" or "phone"
     # can never be confused with the canonical field of the same name.
     data_columns = [c for c in raw.columns if c not in RAW_LINEAGE_COLUMNS]
@@ -61,7 +63,7 @@ def standardize_source(
     df = _with_names(df, fields)
 
     if "email" in fields:
-        email, bad = _email(_text(df, FIELD + fields["email"].column))
+        email, bad = _email(_text(df, FIELD + fields["email"].column), validity.email_pattern)
         out["email"] = email
         invalid.append(bad.then(pl.lit("email")))
 
@@ -74,7 +76,8 @@ def standardize_source(
 
     if "date_of_birth" in fields:
         dob = _date(df, fields["date_of_birth"])
-        bad_dob = (dob < MIN_BIRTH_DATE) | (dob > today)
+        earliest, latest = validity.birth_date_earliest, validity.latest_birth_date(today)
+        bad_dob = (dob < earliest) | (dob > latest)
         parse_failed = dob.is_null() & _text(
             df, FIELD + fields["date_of_birth"].column
         ).str.strip_chars().ne("")
@@ -95,18 +98,24 @@ def standardize_source(
 
     if "postcode" in fields:
         postcode, bad = _postcode(
-            _text(frame, FIELD + fields["postcode"].column), pl.col("country")
+            _text(frame, FIELD + fields["postcode"].column),
+            pl.col("country"),
+            validity.postcode_patterns,
         )
         frame = frame.with_columns(postcode.alias("postcode"))
         invalid.append(bad.then(pl.lit("postcode")))
     if "national_id" in fields:
         nid, bad = _national_id(
-            _text(frame, FIELD + fields["national_id"].column), pl.col("country")
+            _text(frame, FIELD + fields["national_id"].column),
+            pl.col("country"),
+            validity.national_id_checksum,
         )
         frame = frame.with_columns(nid.alias("national_id"))
         invalid.append(bad.then(pl.lit("national_id")))
     if "phone" in fields:
-        frame, bad_phone = _phone(frame, _text(frame, FIELD + fields["phone"].column))
+        frame, bad_phone = _phone(
+            frame, _text(frame, FIELD + fields["phone"].column), validity.phone
+        )
         invalid.append(bad_phone.then(pl.lit("phone")))
 
     frame = frame.with_columns(
@@ -303,9 +312,14 @@ def _with_names(df: pl.DataFrame, fields: dict[str, FieldSpec]) -> pl.DataFrame:
     return df.drop([c for c in df.columns if c.startswith("__") and not c.startswith((SRC, FIELD))])
 
 
-def _email(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def _whole(pattern: str) -> str:
+    """A user's pattern that must match the whole value, anchored or not."""
+    return f"^(?:{pattern})$"
+
+
+def _email(expr: pl.Expr, pattern: str) -> tuple[pl.Expr, pl.Expr]:
     cleaned = expr.str.replace_all(r"\s+", "").str.to_lowercase().replace("", None)
-    valid = cleaned.str.contains(EMAIL_PATTERN)
+    valid = cleaned.str.contains(_whole(pattern))
     return pl.when(valid).then(cleaned), pl.when(cleaned.is_not_null() & ~valid)
 
 
@@ -347,19 +361,24 @@ def _attribute(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
     return pl.col(SRC + spec.column)
 
 
-def _postcode(expr: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def _postcode(expr: pl.Expr, country: pl.Expr, patterns: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
+    """Postcodes of the countries in `patterns` must match theirs; others are kept."""
     cleaned = expr.str.replace_all(r"[\s\-]", "").str.to_uppercase().replace("", None)
-    # Spanish postcodes are five digits; exports that stored them as numbers lost the leading
-    # zero (08001 -> 8001), which is recoverable because the province prefix is 01-52.
-    es = cleaned.str.zfill(5)
-    es_valid = es.str.contains(ES_POSTCODE_PATTERN)
-    is_es = country == "ES"
-    value = pl.when(is_es & es_valid).then(es).when(~is_es).then(cleaned)
+    value = cleaned
+    for code, pattern in patterns.items():
+        # Spanish postcodes are five digits; exports that stored them as numbers lost the
+        # leading zero (08001 -> 8001), which is recoverable because the province prefix is
+        # 01-52.
+        candidate = cleaned.str.zfill(5) if code == "ES" else cleaned
+        checked = pl.when(candidate.str.contains(_whole(pattern))).then(candidate)
+        value = pl.when(country == code).then(checked).otherwise(value)
     return value, pl.when(cleaned.is_not_null() & value.is_null())
 
 
-def _national_id(expr: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def _national_id(expr: pl.Expr, country: pl.Expr, checksum: bool) -> tuple[pl.Expr, pl.Expr]:
     cleaned = expr.str.replace_all(r"[^0-9A-Za-z]", "").str.to_uppercase().replace("", None)
+    if not checksum:
+        return cleaned, pl.when(pl.lit(False))
     # Spanish DNI / NIE: the letter is a checksum of the number (NIE maps X/Y/Z to 0/1/2).
     numeric = (
         cleaned.str.slice(0, 8)
@@ -377,7 +396,9 @@ def _national_id(expr: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return value, pl.when(cleaned.is_not_null() & value.is_null())
 
 
-def _phone(frame: pl.DataFrame, expr: pl.Expr) -> tuple[pl.DataFrame, pl.Expr]:
+def _phone(frame: pl.DataFrame, expr: pl.Expr, mode: str) -> tuple[pl.DataFrame, pl.Expr]:
+    """E.164 numbers, read with each record's country; what counts as a phone is `mode`
+    (ValidityConfig.phone)."""
     cleaned = expr.str.replace_all(r"[^0-9+]", "").str.replace(r"^00", "+").replace("", None)
     frame = frame.with_columns(cleaned.alias("_phone_clean"))
     countries = frame.select(pl.col("country").unique().drop_nulls())["country"].to_list()
@@ -395,7 +416,7 @@ def _phone(frame: pl.DataFrame, expr: pl.Expr) -> tuple[pl.DataFrame, pl.Expr]:
     lookup = distinct.with_columns(
         pl.Series(
             "_phone_slow",
-            [_e164(n, c) for n, c in distinct.iter_rows()],
+            [_e164(n, c, mode) for n, c in distinct.iter_rows()],
             dtype=pl.String,
         )
     )
@@ -455,7 +476,12 @@ def _e164_by_pattern(cleaned: pl.Expr, region: str) -> pl.Expr:
     )
 
 
-def _e164(number: str, country: str | None) -> str | None:
+def _e164(number: str, country: str | None, mode: str = "valid") -> str | None:
+    accept = {
+        "valid": phonenumbers.is_valid_number,
+        "possible": phonenumbers.is_possible_number,
+        "digits": lambda parsed: 7 <= len(str(parsed.national_number)) <= 15,
+    }[mode]
     candidates = [number]
     # "34612345678" is an international number that lost its '+'
     if not number.startswith("+") and len(number) > 9:
@@ -465,6 +491,6 @@ def _e164(number: str, country: str | None) -> str | None:
             parsed = phonenumbers.parse(candidate, country or None)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(parsed):
+        if accept(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return None

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from whiteglove.metrics import cluster_figures, cluster_sizes
+from whiteglove.metrics import cluster_figures, cluster_sizes, nulled_field_warnings
+from whiteglove.schema import CANONICAL_FIELDS
 
 
 class ConservationError(RuntimeError):
@@ -51,6 +52,8 @@ def run_summary(
         }
     clusters = cluster_figures(cluster_sizes(tables["customer_xref"], "golden_id"))
     return {
+        # listed first: a rule that nulled much of a field is the first thing to look at
+        "warnings": {"nulled_fields": nulled_field_warnings(_kept_and_nulled(customer_records))},
         "run_id": run_id,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources_file": sources_file,
@@ -69,6 +72,23 @@ def run_summary(
         "checks": _checks(check_results),
         "step_seconds": step_seconds,
     }
+
+
+def _kept_and_nulled(customer_records: pl.DataFrame) -> pl.DataFrame:
+    """source, field, kept and nulled (as invalid) values of each identity field."""
+    fields = [f for f in CANONICAL_FIELDS if f in customer_records.columns]
+    kept = customer_records.group_by("source").agg(pl.col(fields).is_not_null().sum())
+    kept = kept.unpivot(index="source", variable_name="field", value_name="kept")
+    nulled = (
+        customer_records.select("source", pl.col("invalid_fields").alias("field"))
+        .explode("field")
+        .drop_nulls("field")
+        .group_by("source", "field")
+        .len("nulled")
+    )
+    return kept.join(nulled, on=["source", "field"], how="left").with_columns(
+        pl.col("nulled").fill_null(0), pl.col("kept").cast(pl.Int64)
+    )
 
 
 def _checks(results: list[dict]) -> dict:

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from whiteglove.masking import mask_data, mask_raw
-from whiteglove.metrics import cluster_figures, cluster_sizes
+from whiteglove.metrics import cluster_figures, cluster_sizes, nulled_field_warnings
 from whiteglove.schema import CANONICAL_FIELDS, IDENTITY_FIELDS, RECORD_BOOKKEEPING_COLUMNS
 
 PROFILE_SCHEMA = {
@@ -143,6 +143,14 @@ def quality_figures(
         quarantined=dict(quarantine.group_by("source").len().iter_rows()),
         reasons=reasons,
         outcomes=outcomes,
+    )
+    metrics["nulled_fields"] = nulled_field_warnings(
+        profiles.filter(pl.col("field").is_in(IDENTITY_FIELDS)).select(
+            "source",
+            "field",
+            pl.col("non_null").alias("kept"),
+            pl.col("invalid_nulled").alias("nulled"),
+        )
     )
     return {
         "sources": sources,

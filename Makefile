@@ -29,13 +29,15 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 # `make bench SIZES="100000 1000000" REPEAT=3`: sizes are total source records; the pipeline
-# and a plain Splink script each run in their own process (benchmarks/bench.py).
+# and a plain Splink script each run in their own process (benchmarks/bench.py). The accuracy
+# part scores both on fake_1000, FEBRL4 and the bundled sample (benchmarks/accuracy.py).
 SIZES ?= 100000 1000000
 REPEAT ?= 1
 .PHONY: bench
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench.py --sizes $(SIZES) --repeat $(REPEAT) \
 		--results benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/accuracy.py --results benchmarks/RESULTS.md
 
 # Spark for the linking stage (tests/test_spark.py): pyspark (about 450 MB installed) and a
 # Java runtime (Debian's, 17 or later) are set up only here, so `make test` stays light.

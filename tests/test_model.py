@@ -71,14 +71,16 @@ def test_postcode_and_city_are_one_piece_of_evidence():
             {**SARA, "record_key": "e", "postcode": "20010"},
             {**SARA, "record_key": "f", "postcode": None},
             {**SARA, "record_key": "g", "postcode": None, "city": None},
+            {**SARA, "record_key": "h", "postcode": None, "city": "Donosita"},
         ]
     )
     assert "location" in comparisons
     assert not {"postcode", "city_key"} & comparisons
-    missing, other, same_city, typo, exact = -1, 0, 1, 2, 3
+    missing, other, similar_city, same_city, typo, exact = -1, 0, 1, 2, 3, 4
     assert pairs["a", "e"]["location"] == exact
     assert pairs["a", "b"]["location"] == typo
     assert pairs["a", "c"]["location"] == same_city
+    assert pairs["a", "h"]["location"] == similar_city  # a slip in the city's name
     assert pairs["a", "f"]["location"] == same_city  # one postcode missing, same city
     assert pairs["a", "d"]["location"] == other  # a postcode against another city only
     assert pairs["a", "g"]["location"] == missing  # g has no location at all
@@ -96,13 +98,15 @@ def test_a_username_shared_across_providers_is_not_evidence():
             {**SARA, "record_key": "c", "email": "sara.martin38@gmail.com"},
             {**SARA, "record_key": "d", "email": "sara.martin39@gmail.com"},
             {**SARA, "record_key": "e", "email": "sara.martn38@gmail.com"},
+            {**SARA, "record_key": "f", "email": "sara.martin38@gmial.com"},
         ]
     )
-    exact, typo, other = 2, 1, 0
+    exact, typo, domain_typo, other = 3, 2, 1, 0
     assert pairs["a", "c"]["email"] == exact
-    assert pairs["a", "b"]["email"] == other
+    assert pairs["a", "b"]["email"] == other  # another provider: three edits or more away
     assert pairs["a", "d"]["email"] == other  # one character apart, but other digits
     assert pairs["a", "e"]["email"] == typo
+    assert pairs["a", "f"]["email"] == domain_typo  # the same user, a provider mistyped
 
 
 def test_a_source_with_only_a_postcode_or_only_a_city_keeps_its_own_comparison():

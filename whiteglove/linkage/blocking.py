@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 # million in all): beyond that it costs more than it finds.
 DERIVED_RULE_PER_RECORD = 10
 DERIVED_RULE_FLOOR = 1_000_000
+# A broad derived rule (one field alone) finds the pairs whose other fields are all garbled,
+# at a cost that grows with the square of the data: it is kept only while it stays within
+# the floor. On thousands of records it is what finds a misspelt name with a shifted birth
+# date; on a million, where two records sharing a birth date are rarely one person, it is
+# left out.
+BROAD_RULES = (("first_name_key",), ("surname_key",), ("date_of_birth",), ("name_tokens",))
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ def default_blocking_rules(present: set[str]) -> list[BlockingRule]:
     ]
     if "first_initial" not in present:  # sources without first names keep the plain rule
         candidates.append(("surname_key", "postcode"))
+    candidates += BROAD_RULES
     return [BlockingRule(c) for c in candidates if set(c) <= present]
 
 
@@ -144,7 +151,12 @@ def within_budget(
     # Derived rules are a starting point, not the user's request: one that would explode
     # at this size (first name + first surname on a million Spanish records) is left out.
     budget = min(config.max_comparisons, max(DERIVED_RULE_FLOOR, DERIVED_RULE_PER_RECORD * records))
-    dropped = {k: v for k, v in counts.items() if v > budget}
+    broad = {BlockingRule(c).label for c in BROAD_RULES}
+    dropped = {
+        k: v
+        for k, v in counts.items()
+        if v > (min(budget, DERIVED_RULE_FLOOR) if k in broad else budget)
+    }
     rules = [r for r in rules if r.label not in dropped]
     counts = {k: v for k, v in counts.items() if k not in dropped}
     for label, n in dropped.items():

@@ -32,6 +32,7 @@ MATCH_COLUMNS = [
     "name_tokens",
     "email",
     "email_user",
+    "email_domain",
     "email_digits",
     "phone",
     "date_of_birth",
@@ -79,6 +80,7 @@ def match_frame(records: pl.DataFrame) -> pl.DataFrame:
         .list.sort()
         .alias("name_tokens"),
         pl.col("email").str.extract(r"^([^@]+)@").alias("email_user"),
+        pl.col("email").str.extract(r"@(.+)$").alias("email_domain"),
         # the digits of an address, "" when it has none: juan_sanchez26 and juan_sanchez36
         # are one character apart, and usually two people
         pl.col("email").str.replace_all(r"[^0-9]", "").alias("email_digits"),
@@ -143,6 +145,11 @@ def build_comparisons(present: set[str]) -> list[ComparisonCreator]:
                 cll.And(
                     cll.LevenshteinLevel("email", 1), cll.ExactMatchLevel("email_digits")
                 ).configure(label_for_charts="One typo, same digits"),
+                # a mistyped domain; another provider (gmail.com / hotmail.com, .com / .es)
+                # is three edits or more away, and no evidence (see above)
+                cll.And(
+                    cll.ExactMatchLevel("email_user"), cll.LevenshteinLevel("email_domain", 2)
+                ).configure(label_for_charts="Same user name, domain one or two typos apart"),
             )
         )
     if "phone" in present:
@@ -159,8 +166,8 @@ def build_comparisons(present: set[str]) -> list[ComparisonCreator]:
             cl.DateOfBirthComparison(
                 "date_of_birth",
                 input_is_string=False,
-                datetime_metrics=["month", "year"],
-                datetime_thresholds=[1, 5],
+                datetime_metrics=["month", "year", "year"],
+                datetime_thresholds=[1, 1, 10],
             )
         )
     if "national_id" in present:
@@ -170,7 +177,7 @@ def build_comparisons(present: set[str]) -> list[ComparisonCreator]:
     elif "postcode" in present:
         comparisons.append(cl.LevenshteinAtThresholds("postcode", [1]))
     elif "city_key" in present:
-        comparisons.append(cl.ExactMatch("city_key").configure(term_frequency_adjustments=True))
+        comparisons.append(_name_comparison("city_key", "city_key", _similar_city()))
     if "address_key" in present:
         comparisons.append(cl.JaroWinklerAtThresholds("address_key", [0.95, 0.85]))
     if len(comparisons) < 2:
@@ -219,6 +226,16 @@ def _location_comparison() -> ComparisonCreator:
             tf_adjustment_column="city_key",
             label_for_charts="Same city, postcode differs or missing",
         ),
+        _similar_city(),
+    )
+
+
+def _similar_city() -> ComparisonLevelCreator:
+    """A city name typed with a slip or two ("Manchetser"): weaker than the same city."""
+    import splink.comparison_level_library as cll
+
+    return cll.JaroWinklerLevel("city_key", 0.88).configure(
+        label_for_charts="City a typo or two apart"
     )
 
 

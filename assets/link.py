@@ -100,7 +100,7 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
             ).height,
         ),
     )
-    queue = review_queue(result.review, customer_records)
+    queue = review_queue(result.review, customer_records, list(config.match_fields))
     yield Output(
         queue,
         output_name="review_queue",

@@ -25,6 +25,7 @@ from whiteglove.schema import (
     ES_POSTCODE_PATTERN,
     IDENTITY_FIELDS,
     NAME_PATTERN,
+    RESERVED_MATCH_NAMES,
     VALIDATION_SUFFIX,
 )
 
@@ -245,6 +246,27 @@ class SparkConfig(_Strict):
     checkpoint_dir: str | None = None
 
 
+class MatchField(_Strict):
+    """An attribute the model compares beside the canonical fields (linkage.match_fields).
+
+    kind: exact (a code: gender, segment), identifier (a customer number or tax id, which may
+    carry a typo), name (a name-like text), date, number (equal, or within `tolerance`), text
+    (free text such as an occupation). term_frequency: weigh agreement on a rare value more
+    than on a common one (Splink's term-frequency adjustment).
+    """
+
+    kind: Literal["exact", "identifier", "name", "date", "number", "text"]
+    term_frequency: bool = False
+    # number only: the largest difference that still counts as close (default: within 5%)
+    tolerance: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _tolerance_for_numbers(self) -> MatchField:
+        if self.tolerance is not None and self.kind != "number":
+            raise ValueError(f"tolerance applies to kind number, not {self.kind}")
+        return self
+
+
 class LinkageConfig(_Strict):
     # duckdb links in this process; spark runs training and prediction on a Spark session
     # (pip install 'whiteglove[spark]'); clustering and everything else run the same either way.
@@ -279,6 +301,26 @@ class LinkageConfig(_Strict):
     # Sources that hold at most one record per customer (an account system, say): two of
     # their records in one cluster mean two customers, so such a cluster is split.
     one_record_per_customer: list[str] = Field(default_factory=list)
+    # Attributes the model compares too, each with its kind (`gender: exact` is short for
+    # `gender: {kind: exact}`): they add a comparison, and a blocking rule for identifiers.
+    match_fields: dict[str, MatchField] = Field(default_factory=dict)
+
+    @field_validator("match_fields", mode="before")
+    @classmethod
+    def _kind_shorthand(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: {"kind": f} if isinstance(f, str) else f for k, f in v.items()}
+        return v
+
+    @field_validator("match_fields")
+    @classmethod
+    def _match_field_names(cls, v: dict[str, MatchField]) -> dict[str, MatchField]:
+        for name in v:
+            if name in RESERVED_MATCH_NAMES:
+                raise ValueError(
+                    f"{name!r} names a column the model derives itself; rename the attribute"
+                )
+        return v
 
     @model_validator(mode="after")
     def _ordered(self) -> LinkageConfig:
@@ -486,6 +528,17 @@ class SourcesConfig(_Strict):
             raise ValueError(
                 f"linkage.one_record_per_customer names unknown source(s) {unknown}; "
                 f"sources: {sorted(names)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _match_fields_are_attributes(self) -> SourcesConfig:
+        attributes = {a for s in self.sources for a in s.attributes}
+        unknown = sorted(set(self.linkage.match_fields) - attributes)
+        if unknown:
+            raise ValueError(
+                f"linkage.match_fields names {unknown}, which no source maps as an attribute; "
+                f"attributes: {sorted(attributes) or 'none'}"
             )
         return self
 

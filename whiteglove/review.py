@@ -7,6 +7,7 @@ and names the file in `linkage.decisions`; the next run forces or forbids those 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -98,12 +99,15 @@ def _level_label(weight: pl.Expr, comparison: dict) -> pl.Expr:
     return label
 
 
-def review_queue(review_pairs: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
-    """Both records of each uncertain pair side by side, most likely matches first.
+def review_queue(
+    review_pairs: pl.DataFrame, records: pl.DataFrame, match_fields: Sequence[str] = ()
+) -> pl.DataFrame:
+    """Both records of each uncertain pair side by side, most likely matches first: the
+    identity fields, then the declared `match_fields` the model also compared.
 
     `review_pairs`: unique_id_l, unique_id_r, match_probability, match_weight, reasons.
     """
-    fields = [c for c in SIDE_BY_SIDE if c in records.columns]
+    fields = [c for c in (*SIDE_BY_SIDE, *match_fields) if c in records.columns]
     side = records.select("record_key", *[pl.col(c).cast(pl.String) for c in fields])
     left = side.rename({c: f"{c}_l" for c in side.columns})
     right = side.rename({c: f"{c}_r" for c in side.columns})

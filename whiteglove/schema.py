@@ -87,6 +87,32 @@ ES_NATIONAL_ID_PATTERN = r"^[0-9XYZ][0-9]{7}[A-Z]$"
 DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 EARLIEST_BIRTH_DATE = "1900-01-01"
 
+# The match frame: the columns the linkage model reads, derived from a canonical record
+# (whiteglove/linkage/model.py, match_frame).
+MATCH_COLUMNS = [
+    "unique_id",
+    "first_name_key",
+    "last_name_key",
+    "surname_key",
+    "first_initial",
+    "given_tokens",
+    "name_tokens",
+    "email",
+    "email_user",
+    "email_domain",
+    "email_digits",
+    "phone",
+    "date_of_birth",
+    "national_id",
+    "postcode",
+    "city_key",
+    "address_key",
+]
+# A match field declared in the sources file (linkage.match_fields) is a column of the match
+# frame and a comparison of the model under its attribute's name, so it may not take one of
+# these (nor an identity field's, which no attribute takes).
+RESERVED_MATCH_NAMES = frozenset(MATCH_COLUMNS) | {"location"}
+
 
 def record_key(source: pl.Expr, source_record_id: pl.Expr) -> pl.Expr:
     """The record's key across the whole run: "<source>:<source record id>"."""

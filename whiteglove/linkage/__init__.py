@@ -7,8 +7,9 @@ sources are linked and de-duplicated in one model over the union of all customer
 candidate).
 
 The modules, in the order `link` uses them: `model` (the columns compared, the comparisons,
-the model as data), `blocking` (candidate pairs and their cost), `reuse` (what an
-incremental run keeps), `backends` and `spark` (where Splink runs), `training`, `scoring`.
+the model as data), `declared` (the match fields the sources file adds), `blocking`
+(candidate pairs and their cost), `reuse` (what an incremental run keeps), `backends` and
+`spark` (where Splink runs), `training`, `scoring`.
 """
 
 from __future__ import annotations
@@ -89,13 +90,14 @@ def link(
     scored again.
     """
     with duckdb_connection(config) as con:
-        frame = match_frame(records)
+        declared = config.match_fields
+        frame = match_frame(records, declared)
         present = present_columns(frame)
-        comparisons = build_comparisons(present)
+        comparisons = build_comparisons(present, declared)
         blocking = plan_blocking(con, frame, present, config)
         hashes = record_hashes(frame)
         design = linkage_design(blocking.rules, present)
-        reuse = reusable(previous, design, hashes, model_path)
+        reuse = reusable(previous, design, hashes, model_path, declared)
         if reuse is not None and reuse.nothing_changed:
             kept = (reuse.pairs, reuse.review)
             return _result(blocking, hashes, design, reuse.model, "incremental", kept, 0)
@@ -105,7 +107,8 @@ def link(
         if reuse is not None:
             model, mode = reuse.model, "incremental"
         elif model_path is not None:
-            model, mode = load_model(model_path, set(frame.columns), backend.dialect), "loaded"
+            columns = set(frame.columns)
+            model, mode = load_model(model_path, columns, backend.dialect, declared), "loaded"
         else:
             model = train(backend.records, comparisons, blocking.rules, present, config)
             mode = "trained"

@@ -73,17 +73,26 @@ def chosen_rules(config: LinkageConfig, present: set[str]) -> list[BlockingRule]
     rules = (
         [BlockingRule(tuple(r)) for r in config.blocking]
         if config.blocking
-        else default_blocking_rules(present)
+        else default_blocking_rules(present, declared_identifiers(config))
     )
-    unknown = sorted({c for r in rules for c in r.columns} - set(MATCH_COLUMNS))
+    known = [*MATCH_COLUMNS, *config.match_fields]
+    unknown = sorted({c for r in rules for c in r.columns} - set(known))
     if unknown:
-        raise LinkageError(f"blocking rules name unknown columns {unknown}; known: {MATCH_COLUMNS}")
+        raise LinkageError(f"blocking rules name unknown columns {unknown}; known: {known}")
     return rules
 
 
-def default_blocking_rules(present: set[str]) -> list[BlockingRule]:
-    """The rules derived from the `present` match columns."""
+def declared_identifiers(config: LinkageConfig) -> tuple[str, ...]:
+    """The declared match fields of kind identifier: each is a blocking rule of its own."""
+    return tuple(n for n, f in config.match_fields.items() if f.kind == "identifier")
+
+
+def default_blocking_rules(
+    present: set[str], identifiers: tuple[str, ...] = ()
+) -> list[BlockingRule]:
+    """The rules derived from the `present` match columns and declared `identifiers`."""
     candidates = [
+        *[(name,) for name in identifiers],
         ("email",),
         ("phone",),
         ("national_id",),
@@ -152,15 +161,15 @@ def within_budget(
     # at this size (first name + first surname on a million Spanish records) is left out.
     budget = min(config.max_comparisons, max(DERIVED_RULE_FLOOR, DERIVED_RULE_PER_RECORD * records))
     broad = {BlockingRule(c).label for c in BROAD_RULES}
-    dropped = {
-        k: v
-        for k, v in counts.items()
-        if v > (min(budget, DERIVED_RULE_FLOOR) if k in broad else budget)
-    }
+
+    def limit(label: str) -> int:
+        return min(budget, DERIVED_RULE_FLOOR) if label in broad else budget
+
+    dropped = {k: v for k, v in counts.items() if v > limit(k)}
     rules = [r for r in rules if r.label not in dropped]
     counts = {k: v for k, v in counts.items() if k not in dropped}
     for label, n in dropped.items():
-        log.warning("blocking rule %s left out: %d comparisons, budget %d", label, n, budget)
+        log.warning("blocking rule %s left out: %d comparisons, limit %d", label, n, limit(label))
     if not rules:
         raise LinkageError(f"every derived blocking rule exceeds {budget:,} comparisons")
     return BlockingPlan(rules, counts, dropped)

@@ -9,38 +9,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from whiteglove.config import MatchField
+from whiteglove.linkage.declared import declared_column, declared_comparison
 from whiteglove.linkage.errors import LinkageError
 from whiteglove.names import canonical_first_name, fold
+from whiteglove.schema import MATCH_COLUMNS
 
 if TYPE_CHECKING:
     from splink.internals.comparison_creator import ComparisonCreator
     from splink.internals.comparison_level_creator import ComparisonLevelCreator
-
-# Columns the model reads, derived from the canonical record by `match_frame`.
-MATCH_COLUMNS = [
-    "unique_id",
-    "first_name_key",
-    "last_name_key",
-    "surname_key",
-    "first_initial",
-    "given_tokens",
-    "name_tokens",
-    "email",
-    "email_user",
-    "email_domain",
-    "email_digits",
-    "phone",
-    "date_of_birth",
-    "national_id",
-    "postcode",
-    "city_key",
-    "address_key",
-]
 
 # EM on clean blocks concludes that true matches never disagree on birth date or phone and
 # almost never on names (m = 0, which Splink then leaves untrained: weight 0, so namesakes
@@ -53,8 +36,12 @@ M_FLOOR = 0.01
 STRONG_DISAGREEMENT = 0.02
 
 
-def match_frame(records: pl.DataFrame) -> pl.DataFrame:
-    """The columns the model compares, folded so that case and accents never count."""
+def match_frame(
+    records: pl.DataFrame, declared: Mapping[str, MatchField] | None = None
+) -> pl.DataFrame:
+    """The columns the model compares, folded so that case and accents never count: the
+    canonical ones, then the `declared` match fields (linkage.match_fields)."""
+    declared = declared or {}
     # folded once, then reused: nested expressions would fold the same names several times
     folded = records.select(
         pl.col("record_key").alias("unique_id"),
@@ -67,6 +54,7 @@ def match_frame(records: pl.DataFrame) -> pl.DataFrame:
         "postcode",
         fold(pl.col("city")).alias("city_key"),
         fold(pl.col("address_line")).alias("address_key"),
+        *[declared_column(records, name, field) for name, field in declared.items()],
     ).with_columns(canonical_first_name(pl.col("__first")).alias("first_name_key"))
     return folded.with_columns(
         pl.col("__last").alias("last_name_key"),
@@ -84,7 +72,7 @@ def match_frame(records: pl.DataFrame) -> pl.DataFrame:
         # the digits of an address, "" when it has none: juan_sanchez26 and juan_sanchez36
         # are one character apart, and usually two people
         pl.col("email").str.replace_all(r"[^0-9]", "").alias("email_digits"),
-    ).select(MATCH_COLUMNS)
+    ).select(*MATCH_COLUMNS, *declared)
 
 
 def present_columns(frame: pl.DataFrame) -> set[str]:
@@ -93,8 +81,11 @@ def present_columns(frame: pl.DataFrame) -> set[str]:
     return {c for c, n in counts.items() if n > 0 and c != "unique_id"}
 
 
-def build_comparisons(present: set[str]) -> list[ComparisonCreator]:
-    """Splink comparisons for the `present` match columns, strongest evidence levels first."""
+def build_comparisons(
+    present: set[str], declared: Mapping[str, MatchField] | None = None
+) -> list[ComparisonCreator]:
+    """Splink comparisons for the `present` match columns, strongest evidence levels first;
+    a `declared` match field brings its comparison when it has values."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -180,10 +171,15 @@ def build_comparisons(present: set[str]) -> list[ComparisonCreator]:
         comparisons.append(_name_comparison("city_key", "city_key", _similar_city()))
     if "address_key" in present:
         comparisons.append(cl.JaroWinklerAtThresholds("address_key", [0.95, 0.85]))
+    comparisons += [
+        declared_comparison(name, field)
+        for name, field in (declared or {}).items()
+        if name in present
+    ]
     if len(comparisons) < 2:
         raise LinkageError(
             "the sources map fewer than two comparable fields; add at least two of name, "
-            "email, phone, date_of_birth, postcode to the sources file"
+            "email, phone, date_of_birth, postcode (or linkage.match_fields) to the sources file"
         )
     return comparisons
 
@@ -244,11 +240,16 @@ def read_model(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_model(path: Path, columns: set[str], dialect: str) -> dict:
+def load_model(
+    path: Path,
+    columns: set[str],
+    dialect: str,
+    declared: Mapping[str, MatchField] | None = None,
+) -> dict:
     """The saved model at `path`, checked against `columns` and moved into `dialect`."""
     saved = read_model(path)
     check_saved_model(saved, columns, path)
-    return in_dialect(saved, dialect)
+    return in_dialect(saved, dialect, declared)
 
 
 def check_saved_model(model: dict, columns: set[str], path: Path) -> None:
@@ -270,7 +271,7 @@ def check_saved_model(model: dict, columns: set[str], path: Path) -> None:
         )
 
 
-def in_dialect(model: dict, dialect: str) -> dict:
+def in_dialect(model: dict, dialect: str, declared: Mapping[str, MatchField] | None = None) -> dict:
     """A saved model rewritten for another backend's SQL dialect, its trained values kept.
 
     A model holds its comparisons as SQL in the dialect it was trained in (DuckDB's
@@ -281,13 +282,13 @@ def in_dialect(model: dict, dialect: str) -> dict:
     """
     if model.get("sql_dialect") in (None, dialect):
         return model
-    columns = set(MATCH_COLUMNS) - {"unique_id"}
+    columns = set(MATCH_COLUMNS) - {"unique_id"} | set(declared or {})
     # what a field's comparison looks like depends on what else is mapped (a postcode alone, a
     # city alone, or both as one location), so every form a saved model can hold is built
     library = {
         c["output_column_name"]: c
         for present in (columns, columns - {"city_key"}, columns - {"postcode"})
-        for c in (x.create_comparison_dict(dialect) for x in build_comparisons(present))
+        for c in (x.create_comparison_dict(dialect) for x in build_comparisons(present, declared))
     }
     model = json.loads(json.dumps(model))
     for comparison in model["comparisons"]:

@@ -5,11 +5,13 @@ and review rows still holds, so that only the pairs with a new or changed record
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from whiteglove.config import MatchField
 from whiteglove.linkage.blocking import BlockingRule
 from whiteglove.linkage.model import in_dialect, read_model
 from whiteglove.linkage.results import PreviousLinkage
@@ -62,9 +64,10 @@ def reusable(
     design: list[str],
     hashes: pl.DataFrame,
     model_path: Path | None,
+    declared: Mapping[str, MatchField] | None = None,
 ) -> Reuse | None:
     """What this run keeps of `previous`; None when every pair is to be scored again."""
-    if previous is None or not can_continue(previous, design, model_path):
+    if previous is None or not can_continue(previous, design, model_path, declared):
         return None
     changed = changed_records(hashes, previous.records)
     log.info("incremental linkage: %d of %d records new or changed", changed.sum(), len(hashes))
@@ -74,14 +77,20 @@ def reusable(
     )
 
 
-def can_continue(previous: PreviousLinkage, design: list[str], model_path: Path | None) -> bool:
+def can_continue(
+    previous: PreviousLinkage,
+    design: list[str],
+    model_path: Path | None,
+    declared: Mapping[str, MatchField] | None = None,
+) -> bool:
     """Whether the previous run's pairs can be kept: same blocking, fields and model."""
     if previous.design != design:
         log.info("blocking rules or compared fields changed since the previous run: full scoring")
         return False
     if model_path is not None:
         saved = read_model(model_path)
-        if in_dialect(saved, previous.model.get("sql_dialect", "duckdb")) != previous.model:
+        dialect = previous.model.get("sql_dialect", "duckdb")
+        if in_dialect(saved, dialect, declared) != previous.model:
             log.info("linkage.model is not the model of the previous run: scoring every pair")
             return False
     return True

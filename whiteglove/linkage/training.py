@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from whiteglove.config import LinkageConfig
-from whiteglove.linkage.blocking import BlockingRule, splink_rules
+from whiteglove.linkage.blocking import BlockingRule, declared_identifiers, splink_rules
 from whiteglove.linkage.model import M_FLOOR, floor_m_probabilities
 
 if TYPE_CHECKING:
@@ -40,20 +40,21 @@ def train(
     linker.training.estimate_u_using_random_sampling(
         max_pairs=config.u_sample_pairs, seed=config.seed
     )
-    for columns in _em_rules(present):
+    for columns in _em_rules(present, declared_identifiers(config)):
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*columns), record_sample_proportion=1.0
         )
     return floor_m_probabilities(linker.misc.save_model_to_json(), M_FLOOR)
 
 
-def _em_rules(present: set[str]) -> list[tuple[str, ...]]:
+def _em_rules(present: set[str], identifiers: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """EM sessions blocked on strong identifiers, so each estimates the others' m values.
 
     Blocking on names is avoided: namesakes would enter EM's "match" class and teach it that
     true matches often disagree on birth date and phone.
     """
-    strong = [c for c in ("email", "phone", "national_id", "date_of_birth") if c in present]
+    candidates = ("email", "phone", "national_id", *identifiers, "date_of_birth")
+    strong = [c for c in candidates if c in present]
     sessions = [(c,) for c in strong[:2]]
     if len(sessions) < 2 and {"first_name_key", "surname_key"} <= present:
         sessions.append(("first_name_key", "surname_key"))

@@ -13,7 +13,7 @@ from whiteglove.incremental import (
     load_linkage_state,
     save_linkage_state,
 )
-from whiteglove.linkage import link, strong_identifiers
+from whiteglove.linkage import link, linkage_choices, strong_fields
 from whiteglove.review import load_decisions, review_queue
 
 
@@ -43,6 +43,16 @@ from whiteglove.review import load_decisions, review_queue
             description=(
                 "Pairs between the review and match thresholds, both records side by side with "
                 "the comparisons that weighed most, for a data steward."
+            ),
+        ),
+        "linkage_choices": AssetOut(
+            code_version=linkage_stage_version(),
+            kinds={"json"},
+            description=(
+                "What this run chose from what its model estimates, and why: the match "
+                "threshold (linkage.match_threshold, or the best F1 the model estimates over "
+                "the scored pairs), the estimated precision and recall at each threshold, and "
+                "the fields whose two values in one cluster mean two people."
             ),
         ),
     },
@@ -79,7 +89,6 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
             "comparisons": MetadataValue.json(
                 [c["output_column_name"] for c in result.model_json["comparisons"]]
             ),
-            "strong_identifiers": MetadataValue.json(list(strong_identifiers(result.model_json))),
             "probability_two_random_records_match": float(
                 result.model_json["probability_two_random_records_match"]
             ),
@@ -96,7 +105,7 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
             mode=result.mode,
             records_rescored=result.records_rescored,
             pairs_at_or_above_match_threshold=result.pairs.filter(
-                pl.col("match_probability") >= config.match_threshold
+                pl.col("match_probability") >= result.threshold.value
             ).height,
         ),
     )
@@ -105,6 +114,26 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
         queue,
         output_name="review_queue",
         metadata=table_metadata(queue, reveal_personal_data=settings.reveal_personal_data),
+    )
+    choices = linkage_choices(
+        result.pairs["match_probability"], result.model_json, result.threshold, config
+    )
+    threshold = choices["match_threshold"]
+    context.log.info(
+        f"match threshold {threshold['value']:g} ({threshold['why']}); the model estimates "
+        f"precision {threshold['estimated']['precision']:.4f}, recall "
+        f"{threshold['estimated']['recall']:.4f} there"
+    )
+    yield Output(
+        choices,
+        output_name="linkage_choices",
+        metadata={
+            "match_threshold": threshold["value"],
+            "chosen_by": threshold["why"],
+            "estimated_precision": threshold["estimated"]["precision"],
+            "estimated_recall": threshold["estimated"]["recall"],
+            "strong_identifiers": MetadataValue.json(list(strong_fields(choices))),
+        },
     )
 
 
@@ -125,16 +154,16 @@ def clusters(
     settings: RunSettings,
     customer_records: pl.DataFrame,
     match_pairs: pl.DataFrame,
-    linkage_model: dict,
+    linkage_choices: dict,
 ) -> Output[pl.DataFrame]:
     sources = settings.config
     config = sources.linkage
     decisions = load_decisions(sources.resolve(config.decisions)) if config.decisions else None
-    strong = strong_identifiers(linkage_model)
+    strong = strong_fields(linkage_choices)
     result = cluster_records(
         customer_records,
         match_pairs,
-        config.match_threshold,
+        linkage_choices["match_threshold"]["value"],
         config.max_cluster_size,
         decisions=decisions,
         strong=strong,
@@ -182,7 +211,7 @@ def linkage_accuracy(
     customer_records: pl.DataFrame,
     match_pairs: pl.DataFrame,
     clusters: pl.DataFrame,
-    linkage_model: dict,
+    linkage_choices: dict,
 ) -> Output[dict]:
     sources = settings.config
     config = sources.linkage
@@ -191,7 +220,7 @@ def linkage_accuracy(
     file = sources.resolve(config.labels.file) if config.labels.file else None
     truth = load_labels(customer_records, config.labels.entity, file)
     scores = pairwise_scores(clusters.rename({"cluster_id": "cluster"}), truth)
-    strong = strong_identifiers(linkage_model)
+    strong = strong_fields(linkage_choices)
     curve = []
     for threshold in CURVE_THRESHOLDS:
         at = cluster_records(
@@ -206,7 +235,7 @@ def linkage_accuracy(
         curve.append({"threshold": threshold, "precision": point.precision, "recall": point.recall})
     accuracy = {
         "labels": str(file) if file else f"attribute {config.labels.entity}",
-        "threshold": config.match_threshold,
+        "threshold": linkage_choices["match_threshold"]["value"],
         **scores.as_dict(),
         **cluster_metrics(clusters.rename({"cluster_id": "cluster"}), truth),
         "curve": curve,

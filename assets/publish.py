@@ -52,11 +52,11 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         review_queue: pl.DataFrame,
         linkage_accuracy: dict,
         linkage_model: dict,
+        linkage_choices: dict,
         data_quality_report: Documents,
         linkage_report: Documents,
         **validated: dict,
     ) -> MaterializeResult:
-        config = settings.config
         started = datetime.now(UTC)
         results = in_report_order(list(validated.values()))
         summary = run_summary(
@@ -73,7 +73,7 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
                 "golden_changes": golden_changes,
             },
             step_seconds=_step_seconds(context),
-            match_threshold=config.linkage.match_threshold,
+            linkage_choices=linkage_choices,
             check_results=results,
         )
         summary["changes"] = change_counts(golden_changes)

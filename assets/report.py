@@ -110,8 +110,9 @@ def _unmapped(source: SourceConfig) -> list[str]:
     group_name="report",
     kinds={"html"},
     description=(
-        "reports/linkage.html: match-weight and cluster-size distributions, overlap between "
-        "sources, the review queue size and, when labels are given, accuracy."
+        "reports/linkage.html: the match threshold and cluster guards with why, the model's "
+        "comparisons and weights, match-weight and cluster-size distributions, overlap "
+        "between sources, the review queue size and, when labels are given, accuracy."
     ),
 )
 def linkage_report(
@@ -121,18 +122,19 @@ def linkage_report(
     customer_xref: pl.DataFrame,
     review_queue: pl.DataFrame,
     linkage_accuracy: dict,
+    linkage_choices: dict,
+    linkage_model: dict,
 ) -> Output[Documents]:
     from whiteglove.reports import linkage_report as render
     from whiteglove.reports import metadata_markdown
 
-    linkage = settings.config.linkage
     review = review_queue.height
     accuracy = linkage_accuracy if linkage_accuracy.get("labels") else None
     html, metrics = render(
         match_pairs=match_pairs,
         xref=customer_xref,
-        match_threshold=linkage.match_threshold,
-        review_threshold=linkage.review_threshold,
+        choices=linkage_choices,
+        model=linkage_model,
         review_queue_size=review,
         accuracy=accuracy,
         generated_at=datetime.now(UTC),

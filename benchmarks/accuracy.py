@@ -17,6 +17,7 @@ defaults for every dataset, nothing tuned per benchmark.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import tempfile
@@ -45,6 +46,7 @@ BEGIN, END = "<!-- accuracy:begin", "<!-- accuracy:end -->"
 class Score:
     scores: PairwiseScores
     seconds: float
+    threshold: float | None = None  # whiteglove's match threshold, as the run chose it
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ def whiteglove(sources: Path, truth: pl.DataFrame, out: Path) -> Score:
         (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"),
         pl.col("golden_id").alias("cluster"),
     )
-    return Score(pairwise_scores(xref, truth), seconds)
+    summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    return Score(pairwise_scores(xref, truth), seconds, summary["linkage"]["match_threshold"])
 
 
 def plain(clusters: Callable[[], pl.DataFrame], truth: pl.DataFrame) -> Score:
@@ -180,14 +183,16 @@ def measure(benchmark: Benchmark, workdir: Path) -> tuple[Score, Score, int]:
 
 def table(rows: list[tuple[Benchmark, Score, Score, int]]) -> str:
     lines = [
-        "| data | records | whiteglove P / R / F1 | plain script | plain P / R / F1 | ahead |",
-        "|---|---:|---|---|---|:---:|",
+        "| data | records | whiteglove P / R / F1 | threshold | plain script | plain P / R / F1 "
+        "| ahead |",
+        "|---|---:|---|---:|---|---|:---:|",
     ]
     for benchmark, ours, theirs, records in rows:
         a, b = ours.scores, theirs.scores
         lines.append(
             f"| {benchmark.name} | {records:,} | {a.precision:.4f} / {a.recall:.4f} / "
-            f"**{a.f1:.4f}** | {benchmark.plain_name} | {b.precision:.4f} / {b.recall:.4f} / "
+            f"**{a.f1:.4f}** | {ours.threshold:g} | {benchmark.plain_name} | "
+            f"{b.precision:.4f} / {b.recall:.4f} / "
             f"{b.f1:.4f} | {'yes' if a.f1 > b.f1 else 'no'} |"
         )
     return "\n".join(lines)
@@ -217,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             ours, theirs, records = measure(benchmark, Path(workdir))
             rows.append((benchmark, ours, theirs, records))
             print(
-                f"{benchmark.name}: whiteglove F1 {ours.scores.f1:.4f} ({ours.seconds:.1f} s), "
+                f"{benchmark.name}: whiteglove F1 {ours.scores.f1:.4f} at threshold "
+                f"{ours.threshold:g} ({ours.seconds:.1f} s), "
                 f"{benchmark.plain_name} F1 {theirs.scores.f1:.4f} ({theirs.seconds:.1f} s)",
                 flush=True,
             )

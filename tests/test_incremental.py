@@ -1,5 +1,6 @@
 """Incremental runs: only what a changed source feeds is rebuilt, with the saved model."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -15,8 +16,13 @@ from pipelines.runner import RunOutcome, run_pipeline
 from tests.conftest import make_sample
 from whiteglove.config import LinkageConfig, load_sources
 from whiteglove.evaluation import pairwise_scores
-from whiteglove.incremental import code_version, is_reusable, source_fingerprint
-from whiteglove.layout import PROJECT_ROOT
+from whiteglove.incremental import (
+    code_version,
+    is_reusable,
+    load_linkage_state,
+    source_fingerprint,
+)
+from whiteglove.layout import PROJECT_ROOT, OutputLayout
 from whiteglove.linkage import PreviousLinkage, link
 from whiteglove.validation import suite_for
 
@@ -245,7 +251,12 @@ def test_incremental_pairs_are_those_a_full_scoring_gives(runs, tmp_path):
     before = records.head(records.height - 50)  # 50 records arrive later
     first = link(before, config, model)
     previous = PreviousLinkage(
-        first.model_json, first.records, first.pairs, first.review, first.design
+        first.threshold.value,
+        first.model_json,
+        first.records,
+        first.pairs,
+        first.review,
+        first.design,
     )
     # and a record of the first run that had pairs takes on another customer's identity:
     # none of its old pairs may survive
@@ -260,6 +271,8 @@ def test_incremental_pairs_are_those_a_full_scoring_gives(runs, tmp_path):
     full = link(after, config, model)
 
     assert incremental.mode == "incremental" and full.mode == "loaded"
+    assert incremental.threshold.chosen_by == "previous run"
+    assert incremental.threshold.value == first.threshold.value
     assert incremental.records_rescored == 51
     keys = ["unique_id_l", "unique_id_r"]
     assert incremental.pairs.select(keys).is_duplicated().sum() == 0
@@ -315,3 +328,20 @@ def test_the_command_line_runs_incrementally_and_says_what_it_reused(
         main(["run", "--sources", str(sample), "--out", str(out), "--quiet", "--incremental"]) == 0
     )
     assert "reused unchanged: crm, billing, marketing, support" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("threshold", [None, "0.5", 1.5, [0.5]])
+def test_a_stored_linkage_state_with_a_threshold_that_is_not_a_probability_is_not_used(
+    runs, tmp_path, threshold
+):
+    """The output folder is not trusted: a tampered state means a full linkage, not a crash."""
+    out = tmp_path / "out"
+    shutil.copytree(runs["out"], out, symlinks=True)
+    layout = OutputLayout(out)
+    key = json.loads((layout.linkage_state / "state.json").read_text(encoding="utf-8"))["key"]
+    assert load_linkage_state(layout, key) is not None
+    state = layout.linkage_state / "state.json"
+    stored = json.loads(state.read_text(encoding="utf-8"))
+    stored["threshold"] = {"value": threshold} if threshold != [0.5] else threshold
+    state.write_text(json.dumps(stored), encoding="utf-8")
+    assert load_linkage_state(layout, key) is None

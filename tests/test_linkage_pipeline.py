@@ -68,6 +68,31 @@ def test_fake_1000_heavily_corrupted_records_reach_f1_095(tmp_path):
     assert scores.f1 >= 0.95 and scores.precision >= 0.97
 
 
+def test_a_customer_with_thirty_records_stays_one_customer(tmp_path):
+    """Size alone splits no cluster: a customer who opened thirty support tickets, each a
+    record, is one golden customer when the links between the records support it."""
+    sources = make_sample(tmp_path, 200, 31)
+    support = tmp_path / "exports" / "support.csv"
+    tickets = pl.read_csv(support, infer_schema=False)
+    regular = tickets.filter(
+        pl.col("contact_email").is_not_null() & pl.col("contact_phone").is_not_null()
+    ).row(0, named=True)
+    copies = pl.DataFrame(
+        [{**regular, "ticket_id": f"T-9{i:05d}", "subject": f"Consulta {i}"} for i in range(29)],
+        schema=tickets.schema,
+    )
+    pl.concat([tickets, copies]).write_csv(support)
+    outcome = run_once(sources, tmp_path / "out")
+    assert outcome.success, outcome.failures
+    xref = pl.read_parquet(tmp_path / "out" / "customer_xref.parquet")
+    ids = [regular["ticket_id"], *copies["ticket_id"]]
+    theirs = xref.filter((pl.col("source") == "support") & pl.col("source_record_id").is_in(ids))
+    assert theirs.height == 30 and theirs["golden_id"].n_unique() == 1
+    golden = pl.read_parquet(tmp_path / "out" / "golden_customers.parquet")
+    (count,) = golden.filter(pl.col("golden_id") == theirs["golden_id"][0])["record_count"]
+    assert count >= 30
+
+
 @dataclass(frozen=True)
 class Run:
     outcome: RunOutcome

@@ -7,6 +7,8 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
+from whiteglove.config import LinkageConfig
+from whiteglove.linkage.choices import ThresholdChoice, linkage_choices
 from whiteglove.reports import (
     data_quality_report,
     linkage_report,
@@ -363,6 +365,39 @@ ACCURACY = {
 }
 
 
+# A model of two comparisons, as Splink saves one; a label with markup must be shown as text.
+MODEL = {
+    "comparisons": [
+        {
+            "output_column_name": "date_of_birth",
+            "comparison_levels": [
+                {"is_null_level": True, "label_for_charts": "null"},
+                {"label_for_charts": "Exact match", "m_probability": 0.9, "u_probability": 0.001},
+                {"label_for_charts": "<b>Else</b>", "m_probability": 0.01, "u_probability": 0.9},
+            ],
+        },
+        {
+            "output_column_name": "customer_no",
+            "comparison_levels": [
+                {
+                    "label_for_charts": "Exact match",
+                    "m_probability": 0.7,
+                    "u_probability": 0.0001,
+                    "tf_adjustment_column": "customer_no",
+                },
+                {"label_for_charts": "All other", "m_probability": 0.3, "u_probability": 0.9999},
+            ],
+        },
+    ]
+}
+
+
+def choices_for(pairs: pl.DataFrame, match: float = 0.9, review: float = 0.4) -> dict:
+    config = LinkageConfig(match_threshold=match, review_threshold=review)
+    chosen = ThresholdChoice(match, "sources file")
+    return linkage_choices(pairs["match_probability"], MODEL, chosen, config)
+
+
 def linkage(accuracy=None):
     # G1: crm + billing (2 records); G2: crm x2 + marketing (3); G3, G4: crm alone.
     xref = pl.DataFrame(
@@ -385,8 +420,8 @@ def linkage(accuracy=None):
     return linkage_report(
         match_pairs=pairs,
         xref=xref,
-        match_threshold=0.9,
-        review_threshold=0.4,
+        choices=choices_for(pairs),
+        model=MODEL,
         review_queue_size=1,
         accuracy=accuracy,
         generated_at=WHEN,
@@ -421,6 +456,22 @@ def test_linkage_html_sections_and_charts():
     assert "billing + crm" in overlap and "crm + marketing" in overlap
     assert 'title="1 golden customers in both billing and crm' in overlap
     assert "no labels" in text(section(html, "accuracy"))
+
+
+def test_linkage_report_says_what_chose_the_threshold_and_the_guards():
+    html, _ = linkage()
+    chosen = text(section(html, "choices"))
+    assert "Match threshold 0.9, chosen by linkage.match_threshold in the sources file" in chosen
+    # the model's estimate at 0.9: three pairs of mean probability 0.988, holding 2.965 of
+    # the 3.48 true matches the five scored pairs hold by the same estimate
+    assert "precision 98.83% and recall 85.20%" in chosen
+    assert "0.9 98.83% 85.20% 91.51% used" in chosen
+    assert "date_of_birth 1.00% yes" in chosen  # 1% of true matches disagree: under 2%
+    assert "more than 50 records" in chosen
+    model = section(html, "model")
+    assert "&lt;b&gt;Else&lt;/b&gt;" in model and "<b>Else" not in model
+    assert "Exact match tf 70.00% 0.0100% +12.8" in text(model)
+    assert "customer_no" in model
 
 
 def test_linkage_accuracy_table_and_curve():
@@ -459,8 +510,8 @@ def test_linkage_report_is_fast_on_large_frames():
     html, m = linkage_report(
         match_pairs=pairs,
         xref=xref,
-        match_threshold=0.9,
-        review_threshold=0.5,
+        choices=choices_for(pairs, review=0.5),
+        model=MODEL,
         review_queue_size=0,
         accuracy=None,
         generated_at=WHEN,

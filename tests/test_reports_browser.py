@@ -157,3 +157,36 @@ def test_data_quality_report_renders_in_chromium(page, tmp_path):
             full_page=True,
             clip={"x": 0, "y": 0, "width": 1366, "height": min(height, 2200)},
         )
+
+
+def test_linkage_report_renders_in_chromium(page, tmp_path):
+    from tests.test_reports import ACCURACY, linkage
+
+    html, _ = linkage(accuracy=ACCURACY)
+    report = tmp_path / "linkage.html"
+    report.write_text(html, encoding="utf-8")
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+
+    assert [u for u in fetched if not u.startswith("file:")] == []
+    for sid in ("summary", "choices", "model", "match-weights", "cluster-sizes", "accuracy"):
+        section = page.locator(f"section#{sid}")
+        assert section.is_visible(), sid
+        box = section.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 50, sid
+    # the threshold used stands out in the estimates, and every row of the model is readable
+    chosen = page.locator("section#choices tr.chosen")
+    assert chosen.count() == 1 and "0.9" in chosen.inner_text()
+    assert chosen.evaluate("row => getComputedStyle(row.cells[0]).fontWeight") == "600"
+    rows = page.locator("section#model tbody tr")
+    assert rows.count() == 4
+    assert "<b>Else</b>" in rows.nth(1).inner_text()  # a label's markup shown as text
+    for i in range(rows.count()):
+        box = rows.nth(i).bounding_box()
+        assert box and box["height"] > 10
+    # nothing of the tables spills out of its section
+    section = page.locator("section#model").bounding_box()
+    table = page.locator("section#model table").bounding_box()
+    assert table["x"] + table["width"] <= section["x"] + section["width"] + 1

@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from tests.conftest import make_sample, run_once
-from whiteglove.config import LinkageConfig
 from whiteglove.evaluation import PairwiseScores, pairwise_scores
 from whiteglove.linkage import in_dialect
 
@@ -53,7 +52,6 @@ AGREEMENT = 0.99
 # And each backend on its own must be as accurate against the generator's truth as the
 # bundled sample's DuckDB linkage is expected to be, within a point of each other.
 ACCURACY = 0.95
-MATCH_THRESHOLD = LinkageConfig().match_threshold
 
 
 def clusters_of(out: Path) -> pl.DataFrame:
@@ -136,7 +134,8 @@ def test_spark_scores_the_same_candidate_pairs(duckdb_out: Path, spark_out: Path
         f"max {gap.max():.3f}"
     )
     # what the scores are for: the same match decision for (nearly) every pair
-    threshold = MATCH_THRESHOLD
+    summary = json.loads((duckdb_out / "run_summary.json").read_text(encoding="utf-8"))
+    threshold = summary["linkage"]["match_threshold"]
     same_decision = (both["match_probability"] >= threshold) == (
         both["match_probability_spark"] >= threshold
     )

@@ -64,7 +64,7 @@ def summary_warnings(frame: pl.DataFrame) -> list[dict]:
             "golden_customers": frame.head(0),
         },
         step_seconds={},
-        match_threshold=0.5,
+        linkage_choices={"match_threshold": {"value": 0.5}},
         check_results=[],
     )
     return summary["warnings"]["nulled_fields"]

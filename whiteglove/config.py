@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -274,7 +274,9 @@ class LinkageConfig(_Strict):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     # Pairs at or above match_threshold are linked; pairs between review_threshold and it go
     # to a steward. Probabilities, not weights, because stewards reason in probabilities.
-    match_threshold: float = Field(default=0.5, gt=0, lt=1)
+    # "auto": the threshold (0.3 to 0.9) of best F1 as the trained model estimates it on this
+    # run's pairs (whiteglove/linkage/choices.py); run_summary.json says which and why.
+    match_threshold: Annotated[float, Field(gt=0, lt=1)] | Literal["auto"] = "auto"
     review_threshold: float = Field(default=0.2, gt=0, lt=1)
     # Scored pairs below this probability are not kept in match_pairs: they are the bulk of
     # the candidates and carry no decision.
@@ -324,7 +326,7 @@ class LinkageConfig(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> LinkageConfig:
-        if self.review_threshold > self.match_threshold:
+        if self.match_threshold != "auto" and self.review_threshold > self.match_threshold:
             raise ValueError("review_threshold must not exceed match_threshold")
         return self
 

@@ -230,7 +230,17 @@ def save_linkage_state(layout: OutputLayout, result: LinkageResult, key: str) ->
         result.review.write_parquet(folder / "review.parquet")
         # written last: a state folder without it is never read
         (folder / "state.json").write_text(
-            json.dumps({"key": key, "design": result.design}), encoding="utf-8"
+            json.dumps(
+                {
+                    "key": key,
+                    "design": result.design,
+                    "threshold": {
+                        "value": result.threshold.value,
+                        "chosen_by": result.threshold.chosen_by,
+                    },
+                }
+            ),
+            encoding="utf-8",
         )
 
     replace_folder(layout.linkage_state, fill)
@@ -245,9 +255,15 @@ def load_linkage_state(layout: OutputLayout, key: str) -> PreviousLinkage | None
     if not state_file.exists():
         return None
     state = json.loads(state_file.read_text(encoding="utf-8"))
-    if state.get("key") != key:
+    if not isinstance(state, dict) or state.get("key") != key:
+        return None
+    entry = state.get("threshold")
+    threshold = entry.get("value") if isinstance(entry, dict) else None
+    # the folder is not trusted: a threshold that is not a probability means no state
+    if not isinstance(threshold, float) or not 0 < threshold < 1:
         return None
     return PreviousLinkage(
+        match_threshold=threshold,
         model=json.loads((folder / "model.json").read_text(encoding="utf-8")),
         records=pl.read_parquet(folder / "records.parquet"),
         pairs=pl.read_parquet(folder / "pairs.parquet"),

@@ -23,7 +23,7 @@ def run_summary(
     quarantine: pl.DataFrame,
     tables: dict[str, pl.DataFrame],
     step_seconds: dict[str, float],
-    match_threshold: float,
+    linkage_choices: dict,
     check_results: list[dict],
 ) -> dict:
     accepted = dict(customer_records.group_by("source").len().iter_rows())
@@ -64,7 +64,9 @@ def run_summary(
             **{name: frame.height for name, frame in tables.items()},
         },
         "linkage": {
-            "match_threshold": match_threshold,
+            "match_threshold": linkage_choices["match_threshold"]["value"],
+            # what chose the threshold and the cluster guards, and what the model estimates
+            "choices": linkage_choices,
             "multi_record_customers": clusters["multi_record"],
             "largest_cluster": clusters["largest"],
             "multi_source_customers": clusters["multi_source"],

@@ -30,19 +30,24 @@ from whiteglove.linkage.blocking import (
     plan_blocking,
     splink_rules,
 )
+from whiteglove.linkage.choices import (
+    ThresholdChoice,
+    kept_threshold,
+    linkage_choices,
+    strong_fields,
+)
 from whiteglove.linkage.errors import LinkageError
 from whiteglove.linkage.model import (
     M_FLOOR,
     MATCH_COLUMNS,
-    STRONG_DISAGREEMENT,
     build_comparisons,
     check_saved_model,
+    disagreement_shares,
     floor_m_probabilities,
     in_dialect,
     load_model,
     match_frame,
     present_columns,
-    strong_identifiers,
 )
 from whiteglove.linkage.results import LinkageResult, PreviousLinkage
 from whiteglove.linkage.reuse import linkage_design, record_hashes, reusable
@@ -55,7 +60,6 @@ __all__ = [
     "DERIVED_RULE_PER_RECORD",
     "MATCH_COLUMNS",
     "M_FLOOR",
-    "STRONG_DISAGREEMENT",
     "BlockingRule",
     "LinkageError",
     "LinkageResult",
@@ -72,7 +76,9 @@ __all__ = [
     "present_columns",
     "record_hashes",
     "spark_session",
-    "strong_identifiers",
+    "disagreement_shares",
+    "linkage_choices",
+    "strong_fields",
 ]
 
 
@@ -98,9 +104,10 @@ def link(
         hashes = record_hashes(frame)
         design = linkage_design(blocking.rules, present)
         reuse = reusable(previous, design, hashes, model_path, declared)
+        kept = kept_threshold(reuse.match_threshold, config) if reuse is not None else None
         if reuse is not None and reuse.nothing_changed:
-            kept = (reuse.pairs, reuse.review)
-            return _result(blocking, hashes, design, reuse.model, "incremental", kept, 0)
+            scored = (reuse.pairs, reuse.review, kept)
+            return _result(blocking, hashes, design, reuse.model, "incremental", scored, 0)
         if reuse is not None:
             frame = frame.with_columns(reuse.changed.alias("changed_record"))
         backend = open_backend(config, con, frame)
@@ -113,10 +120,13 @@ def link(
             model = train(backend.records, comparisons, blocking.rules, present, config)
             mode = "trained"
         only_changed = reuse is not None
-        scored = score(backend, model, splink_rules(blocking.rules, only_changed), config)
+        rules = splink_rules(blocking.rules, only_changed)
+        pairs, review, threshold = score(backend, model, rules, config, kept)
         if reuse is None:
+            scored = (pairs, review, threshold)
             return _result(blocking, hashes, design, model, mode, scored, len(hashes))
-        return _result(blocking, hashes, design, model, mode, reuse.merged(*scored), reuse.rescored)
+        scored = (*reuse.merged(pairs, review), threshold)
+        return _result(blocking, hashes, design, model, mode, scored, reuse.rescored)
 
 
 def _result(
@@ -125,10 +135,10 @@ def _result(
     design: list[str],
     model: dict,
     mode: str,
-    scored: tuple[pl.DataFrame, pl.DataFrame],
+    scored: tuple[pl.DataFrame, pl.DataFrame, ThresholdChoice],
     rescored: int,
 ) -> LinkageResult:
-    pairs, review = scored
+    pairs, review, threshold = scored
     return LinkageResult(
         pairs=pairs,
         model_json=model,
@@ -139,4 +149,5 @@ def _result(
         design=design,
         mode=mode,
         records_rescored=rescored,
+        threshold=threshold,
     )

@@ -31,10 +31,6 @@ if TYPE_CHECKING:
 # of 1% on every m keeps disagreement strongly negative (about -6.5) but finite.
 M_FLOOR = 0.01
 
-# A field is a strong identifier when the model finds that fewer than this share of true
-# matches disagree on it: then two different values in one cluster mean two people.
-STRONG_DISAGREEMENT = 0.02
-
 
 def match_frame(
     records: pl.DataFrame, declared: Mapping[str, MatchField] | None = None
@@ -310,7 +306,8 @@ def in_dialect(model: dict, dialect: str, declared: Mapping[str, MatchField] | N
 
 
 def floor_m_probabilities(model: dict, floor: float) -> dict:
-    """The model with every trained comparison level's m at least `floor`, renormalized."""
+    """The model with every trained comparison level's m at least `floor` (or its u, when
+    that is smaller), renormalized."""
     model = json.loads(json.dumps(model))
     for comparison in model["comparisons"]:
         levels = [
@@ -321,22 +318,23 @@ def floor_m_probabilities(model: dict, floor: float) -> dict:
         if not levels:
             continue
         for lvl in levels:
-            lvl["m_probability"] = max(lvl.get("m_probability") or 0.0, floor)
+            # a level no true match was seen in is no evidence for a match: lifted at most
+            # to its u, so a rare agreement (a city a typo apart) does not become +7 bits
+            u = lvl["u_probability"]
+            lvl["m_probability"] = max(lvl.get("m_probability") or 0.0, min(floor, u or floor))
         total = sum(lvl["m_probability"] for lvl in levels)
         for lvl in levels:
             lvl["m_probability"] /= total
     return model
 
 
-def strong_identifiers(
-    model: dict, candidates: tuple[str, ...] = ("date_of_birth", "national_id", "phone")
-) -> tuple[str, ...]:
-    """The candidate fields this trained model treats as one-value-per-person."""
-    strong = []
+def disagreement_shares(model: dict) -> dict[str, float]:
+    """For each comparison, the share of true matches the model estimates disagree on it
+    outright (the m of its last level, "all other comparisons")."""
+    shares = {}
     for comparison in model["comparisons"]:
-        name = comparison["output_column_name"]
         levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
         disagree = levels[-1].get("m_probability") if levels else None
-        if name in candidates and disagree is not None and disagree < STRONG_DISAGREEMENT:
-            strong.append(name)
-    return tuple(strong)
+        if disagree is not None:
+            shares[comparison["output_column_name"]] = float(disagree)
+    return shares

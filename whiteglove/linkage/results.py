@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from whiteglove.linkage.choices import ThresholdChoice
+
 
 @dataclass
 class LinkageResult:
@@ -18,12 +20,14 @@ class LinkageResult:
     design: list[str]  # blocking rules and compared fields: what decides which pairs exist
     mode: str  # "trained", "loaded" (linkage.model) or "incremental"
     records_rescored: int  # records whose pairs were scored in this run
+    threshold: ThresholdChoice  # the match threshold, and what chose it
 
 
 @dataclass(frozen=True)
 class PreviousLinkage:
     """What an earlier run's linkage left, so the next one scores only what changed."""
 
+    match_threshold: float  # an incremental run keeps it, as it keeps the model
     model: dict
     records: pl.DataFrame  # unique_id, record_hash
     pairs: pl.DataFrame

@@ -25,6 +25,7 @@ class Reuse:
     between two records that did not change."""
 
     model: dict
+    match_threshold: float  # the previous run's, kept with its model
     changed: pl.Series  # for each current record, in order: new, or changed
     pairs: pl.DataFrame
     review: pl.DataFrame
@@ -73,7 +74,11 @@ def reusable(
     log.info("incremental linkage: %d of %d records new or changed", changed.sum(), len(hashes))
     kept = hashes.filter(~changed)["unique_id"]
     return Reuse(
-        previous.model, changed, _between(previous.pairs, kept), _between(previous.review, kept)
+        previous.model,
+        previous.match_threshold,
+        changed,
+        _between(previous.pairs, kept),
+        _between(previous.review, kept),
     )
 
 

@@ -9,6 +9,7 @@ import polars as pl
 
 from whiteglove.config import LinkageConfig
 from whiteglove.linkage.backends import Backend
+from whiteglove.linkage.choices import ThresholdChoice, choose_threshold
 from whiteglove.review import top_reasons
 
 if TYPE_CHECKING:
@@ -16,10 +17,15 @@ if TYPE_CHECKING:
 
 
 def score(
-    backend: Backend, model: dict, blocking: list[BlockingRuleCreator], config: LinkageConfig
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+    backend: Backend,
+    model: dict,
+    blocking: list[BlockingRuleCreator],
+    config: LinkageConfig,
+    threshold: ThresholdChoice | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, ThresholdChoice]:
     """The pairs `blocking` generates, scored by `model`, kept at linkage.keep_pairs_above or
-    more; and those of them in the review band, with their reasons."""
+    more; the match threshold (`threshold`, else chosen on these pairs); and the pairs in the
+    review band below it, with their reasons."""
     from splink import Linker
 
     # predict with the model as data: what is saved is exactly what scored the pairs; the
@@ -36,20 +42,25 @@ def score(
     pairs = backend.query(
         f"select unique_id_l, unique_id_r, match_weight, match_probability from {table}"
     )
-    return pairs, review_band(backend, table, model, config)
+    threshold = threshold or choose_threshold(pairs["match_probability"], config)
+    band = (min(config.review_threshold, threshold.value), threshold.value)
+    return pairs, review_band(backend, table, model, band), threshold
 
 
-def review_band(backend: Backend, table: str, model: dict, config: LinkageConfig) -> pl.DataFrame:
-    """The scored pairs in `table` between the review and match thresholds, each with the
+def review_band(
+    backend: Backend, table: str, model: dict, band: tuple[float, float]
+) -> pl.DataFrame:
+    """The scored pairs in `table` with a probability in [low, high) of `band`, each with the
     comparisons that weighed most."""
-    band = backend.query(
-        f"select * from {table} where match_probability >= {float(config.review_threshold)} "
-        f"and match_probability < {float(config.match_threshold)}"
+    low, high = band
+    band_pairs = backend.query(
+        f"select * from {table} where match_probability >= {float(low)} "
+        f"and match_probability < {float(high)}"
     )
-    return band.select(
+    return band_pairs.select(
         "unique_id_l",
         "unique_id_r",
         "match_probability",
         "match_weight",
-        top_reasons(band, model).alias("reasons"),
+        top_reasons(band_pairs, model).alias("reasons"),
     )

@@ -8,6 +8,7 @@ and only the package's own markup (the stylesheet, the charts) is marked safe.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
@@ -246,8 +247,8 @@ def linkage_report(
     *,
     match_pairs: pl.DataFrame,
     xref: pl.DataFrame,
-    match_threshold: float,
-    review_threshold: float,
+    choices: dict,
+    model: dict,
     review_queue_size: int,
     accuracy: dict | None,
     generated_at: datetime,
@@ -255,9 +256,13 @@ def linkage_report(
 ) -> tuple[str, dict]:
     """The linkage report (html) and its metrics.
 
-    Thresholds are match probabilities, as the pipeline uses them; on the match-weight
-    histogram they are drawn at the equivalent weight log2(p / (1 - p)).
+    `choices` are the run's linkage choices (whiteglove/linkage/choices.py): the thresholds,
+    what chose them, and the cluster guards. Thresholds are match probabilities, as the
+    pipeline uses them; on the match-weight histogram they are drawn at the equivalent weight
+    log2(p / (1 - p)).
     """
+    match_threshold = choices["match_threshold"]["value"]
+    review_threshold = choices["review_threshold"]
     fig = linkage_figures(
         match_pairs,
         xref,
@@ -303,6 +308,9 @@ def linkage_report(
                 None,
             ),
         ],
+        threshold=choices["match_threshold"],
+        guards=choices["guards"],
+        comparisons=_comparison_levels(model),
         accuracy=[
             (ACCURACY_NAMES.get(k, k), pct(v, 2) if k in SHARES else number(v))
             for k, v in fig["accuracy"]
@@ -332,6 +340,30 @@ def linkage_report(
         },
     )
     return page, m
+
+
+def _comparison_levels(model: dict) -> list[dict]:
+    """Each comparison of the model with its levels: what share of true matches (m) and of
+    other pairs (u) fall in each, and the match weight log2(m / u) a pair there gets."""
+    comparisons = []
+    for comparison in model.get("comparisons", []):
+        levels = []
+        for level in comparison.get("comparison_levels", []):
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            weight = math.log2(m / u) if m and u else None
+            levels.append(
+                {
+                    "label": level.get("label_for_charts") or level.get("sql_condition", ""),
+                    "m": m,
+                    "u": u,
+                    "weight": weight,
+                    "tf": bool(level.get("tf_adjustment_column")),
+                }
+            )
+        comparisons.append({"name": comparison.get("output_column_name", ""), "levels": levels})
+    return comparisons
 
 
 def _linkage_cards(m: dict) -> list[tuple[str, str, str, str | None]]:

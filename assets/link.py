@@ -129,7 +129,8 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
         output_name="linkage_choices",
         metadata={
             "match_threshold": threshold["value"],
-            "chosen_by": threshold["why"],
+            "chosen_by": threshold["chosen_by"],
+            "why": threshold["why"],
             "estimated_precision": threshold["estimated"]["precision"],
             "estimated_recall": threshold["estimated"]["recall"],
             "strong_identifiers": MetadataValue.json(list(strong_fields(choices))),
@@ -142,9 +143,10 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
     kinds={"scipy", "polars"},
     description=(
         "Each customer record's cluster: connected components of pairs at or above the match "
-        "threshold, with steward decisions applied. A cluster larger than "
-        "linkage.max_cluster_size, holding two values of a strong identifier (a birth date or "
-        "phone, when the model finds true matches almost never disagree on it) or two records "
+        "threshold (linkage_choices), with steward decisions applied. A cluster larger than "
+        "linkage.max_cluster_size, holding two values of a strong identifier (a birth date, "
+        "phone or national id, when the model finds true matches almost never disagree on it; "
+        "see linkage_choices) or two records "
         "of a linkage.one_record_per_customer source is rebuilt from its links, strongest "
         "first, skipping each link that would make it implausible."
     ),

@@ -49,9 +49,16 @@ def test_data_whose_true_matches_score_lower_gets_a_lower_threshold():
     high, low = choose_threshold(confident, config), choose_threshold(doubtful, config)
     assert high.chosen_by == low.chosen_by == "estimated"
     assert low.value < high.value
-    for chosen, probabilities in ((high, confident), (low, doubtful)):
-        curve = estimated_curve(probabilities, THRESHOLD_GRID)
-        assert chosen.value == max(curve, key=lambda e: (e.f1, e.threshold)).threshold
+
+
+def test_the_threshold_of_best_estimated_f1_is_chosen_the_higher_on_a_tie():
+    # ten pairs at 0.9, ten at 0.6, ten at 0.1: 16 true matches expected in all. Linking at
+    # 0.6 or below: 20 pairs holding 15 (P 0.75, R 0.94, F1 0.83); above 0.6: 10 holding 9
+    # (P 0.9, R 0.56, F1 0.69). Every threshold from 0.3 to 0.6 ties; 0.6 links least.
+    probabilities = pl.Series([0.9] * 10 + [0.6] * 10 + [0.1] * 10)
+    assert choose_threshold(probabilities, LinkageConfig()) == ThresholdChoice(0.6, "estimated")
+    (at,) = [e for e in estimated_curve(probabilities, (0.6,))]
+    assert (at.precision, at.recall) == pytest.approx((0.75, 15 / 16))
 
 
 def test_a_threshold_in_the_sources_file_is_used_as_given():

@@ -330,18 +330,25 @@ def test_the_command_line_runs_incrementally_and_says_what_it_reused(
     assert "reused unchanged: crm, billing, marketing, support" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("threshold", [None, "0.5", 1.5, [0.5]])
-def test_a_stored_linkage_state_with_a_threshold_that_is_not_a_probability_is_not_used(
-    runs, tmp_path, threshold
-):
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"threshold": {"value": None}},
+        {"threshold": {"value": "0.5"}},
+        {"threshold": {"value": 1.5}},
+        {"threshold": [0.5]},
+        {"design": "email"},
+        "not json {",
+    ],
+)
+def test_a_stored_linkage_state_that_is_not_what_a_run_writes_is_not_used(runs, tmp_path, tamper):
     """The output folder is not trusted: a tampered state means a full linkage, not a crash."""
     out = tmp_path / "out"
     shutil.copytree(runs["out"], out, symlinks=True)
     layout = OutputLayout(out)
-    key = json.loads((layout.linkage_state / "state.json").read_text(encoding="utf-8"))["key"]
-    assert load_linkage_state(layout, key) is not None
     state = layout.linkage_state / "state.json"
     stored = json.loads(state.read_text(encoding="utf-8"))
-    stored["threshold"] = {"value": threshold} if threshold != [0.5] else threshold
-    state.write_text(json.dumps(stored), encoding="utf-8")
-    assert load_linkage_state(layout, key) is None
+    assert load_linkage_state(layout, stored["key"]) is not None
+    text = tamper if isinstance(tamper, str) else json.dumps(stored | tamper)
+    state.write_text(text, encoding="utf-8")
+    assert load_linkage_state(layout, stored["key"]) is None

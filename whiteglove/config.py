@@ -26,6 +26,7 @@ from whiteglove.schema import (
     IDENTITY_FIELDS,
     NAME_PATTERN,
     RESERVED_MATCH_NAMES,
+    RESERVED_MATCH_PREFIXES,
     VALIDATION_SUFFIX,
 )
 
@@ -55,8 +56,16 @@ class FieldSpec(_Strict):
     order: Literal["first_last", "last_first"] | None = None  # only for full_name
 
 
-def _as_field_spec(value: Any) -> Any:
-    return {"column": value} if isinstance(value, str) else value
+def _short_for(key: str, value: Any) -> Any:
+    """`name: text` in the sources file is short for `name: {key: text}`."""
+    return {key: value} if isinstance(value, str) else value
+
+
+def _each_short_for(key: str, value: Any) -> Any:
+    """Every entry of a mapping, written short or long, in its long form."""
+    if isinstance(value, dict):
+        return {k: _short_for(key, v) for k, v in value.items()}
+    return value
 
 
 class CsvOptions(_Strict):
@@ -153,14 +162,12 @@ class SourceConfig(_Strict):
     @field_validator("updated_at", mode="before")
     @classmethod
     def _updated_spec(cls, v: Any) -> Any:
-        return _as_field_spec(v)
+        return _short_for("column", v)
 
     @field_validator("fields", "attributes", mode="before")
     @classmethod
     def _specs(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: _as_field_spec(s) for k, s in v.items()}
-        return v
+        return _each_short_for("column", v)
 
     @field_validator("fields")
     @classmethod
@@ -250,20 +257,23 @@ class MatchField(_Strict):
     """An attribute the model compares beside the canonical fields (linkage.match_fields).
 
     kind: exact (a code: gender, segment), identifier (a customer number or tax id, which may
-    carry a typo), name (a name-like text), date, number (equal, or within `tolerance`), text
-    (free text such as an occupation). term_frequency: weigh agreement on a rare value more
-    than on a common one (Splink's term-frequency adjustment).
+    carry a typo), name (a name-like text), date (ISO text, or the attribute's `format:`),
+    number (equal, or within `tolerance`), text (free text such as an occupation).
+    term_frequency: weigh agreement on a rare value more than on a common one (Splink's
+    term-frequency adjustment).
     """
 
     kind: Literal["exact", "identifier", "name", "date", "number", "text"]
     term_frequency: bool = False
-    # number only: the largest difference that still counts as close (default: within 5%)
-    tolerance: float | None = Field(default=None, gt=0)
+    # number only, and required there: the largest difference that still counts as close
+    tolerance: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _tolerance_for_numbers(self) -> MatchField:
         if self.tolerance is not None and self.kind != "number":
             raise ValueError(f"tolerance applies to kind number, not {self.kind}")
+        if self.tolerance is None and self.kind == "number":
+            raise ValueError("a number needs a tolerance: the largest difference still close")
         return self
 
 
@@ -310,15 +320,13 @@ class LinkageConfig(_Strict):
     @field_validator("match_fields", mode="before")
     @classmethod
     def _kind_shorthand(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: {"kind": f} if isinstance(f, str) else f for k, f in v.items()}
-        return v
+        return _each_short_for("kind", v)
 
     @field_validator("match_fields")
     @classmethod
     def _match_field_names(cls, v: dict[str, MatchField]) -> dict[str, MatchField]:
         for name in v:
-            if name in RESERVED_MATCH_NAMES:
+            if name in RESERVED_MATCH_NAMES or name.startswith(RESERVED_MATCH_PREFIXES):
                 raise ValueError(
                     f"{name!r} names a column the model derives itself; rename the attribute"
                 )
@@ -434,9 +442,7 @@ class GoldenConfig(_Strict):
     @classmethod
     def _shorthand(cls, v: Any) -> Any:
         # `email: most_recent` is short for `email: {rule: most_recent}`.
-        if isinstance(v, dict):
-            return {k: {"rule": r} if isinstance(r, str) else r for k, r in v.items()}
-        return v
+        return _each_short_for("rule", v)
 
     @field_validator("fields")
     @classmethod

@@ -9,10 +9,10 @@ rewrote no longer agrees with the rest. Values judged against today's date (birt
 the future, "today" bounds in suites) are judged again only when a source is rebuilt; a full
 run rebuilds every source.
 
-The linkage state is the model, one hash per record of what the model compared, and the
-pairs and review band it scored. It is reused only under the same linkage settings and the
-same linkage code; `whiteglove.linkage.link` then scores only the pairs that involve a new
-or changed record.
+The linkage state is the model, one hash per record of what the model compared, the pairs
+and review band it scored, and the match threshold the run chose. It is reused only under
+the same linkage settings and the same linkage code; `whiteglove.linkage.link` then scores
+only the pairs that involve a new or changed record.
 
 Code counts per stage: editing a report or survivorship invalidates neither, while editing
 anything the source stage runs (or imports) rebuilds every source.
@@ -254,13 +254,18 @@ def load_linkage_state(layout: OutputLayout, key: str) -> PreviousLinkage | None
     state_file = folder / "state.json"
     if not state_file.exists():
         return None
-    state = json.loads(state_file.read_text(encoding="utf-8"))
+    # the folder is not trusted: a state that is not what this code writes means no state
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
     if not isinstance(state, dict) or state.get("key") != key:
         return None
-    entry = state.get("threshold")
+    entry, design = state.get("threshold"), state.get("design")
     threshold = entry.get("value") if isinstance(entry, dict) else None
-    # the folder is not trusted: a threshold that is not a probability means no state
     if not isinstance(threshold, float) or not 0 < threshold < 1:
+        return None
+    if not isinstance(design, list) or not all(isinstance(d, str) for d in design):
         return None
     return PreviousLinkage(
         match_threshold=threshold,
@@ -268,5 +273,5 @@ def load_linkage_state(layout: OutputLayout, key: str) -> PreviousLinkage | None
         records=pl.read_parquet(folder / "records.parquet"),
         pairs=pl.read_parquet(folder / "pairs.parquet"),
         review=pl.read_parquet(folder / "review.parquet"),
-        design=list(state.get("design", [])),
+        design=design,
     )

@@ -110,8 +110,17 @@ MATCH_COLUMNS = [
 ]
 # A match field declared in the sources file (linkage.match_fields) is a column of the match
 # frame and a comparison of the model under its attribute's name, so it may not take one of
-# these (nor an identity field's, which no attribute takes).
-RESERVED_MATCH_NAMES = frozenset(MATCH_COLUMNS) | {"location"}
+# these (nor an identity field's, which no attribute takes): the match columns, the location
+# comparison, the incremental run's flag, and the columns Splink adds to scored pairs.
+RESERVED_MATCH_NAMES = frozenset(MATCH_COLUMNS) | {
+    "location",
+    "changed_record",
+    "match_weight",
+    "match_probability",
+    "match_key",
+    "source_dataset",
+}
+RESERVED_MATCH_PREFIXES = ("gamma_", "bf_", "tf_", "mw_")
 
 
 def record_key(source: pl.Expr, source_record_id: pl.Expr) -> pl.Expr:

@@ -9,7 +9,8 @@ candidate).
 The modules, in the order `link` uses them: `model` (the columns compared, the comparisons,
 the model as data), `declared` (the match fields the sources file adds), `blocking`
 (candidate pairs and their cost), `reuse` (what an incremental run keeps), `backends` and
-`spark` (where Splink runs), `training`, `scoring`.
+`spark` (where Splink runs), `training`, `scoring`, `choices` (the match threshold and the
+cluster guards, from what the model estimates).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ STRONG_DISAGREEMENT = 0.02
 CHOSEN_BY = {
     "estimated": "the best F1 the model estimates over this run's scored pairs",
     "sources file": "linkage.match_threshold in the sources file",
-    "previous run": "kept from the run whose model and pairs this incremental run continues",
+    "previous run": "the run whose model and pairs this incremental run continues",
 }
 
 

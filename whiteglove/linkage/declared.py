@@ -18,9 +18,6 @@ from whiteglove.names import fold
 if TYPE_CHECKING:
     from splink.internals.comparison_creator import ComparisonCreator
 
-# Two numbers within this share of each other are close, when no tolerance is given.
-NUMBER_CLOSE_SHARE = 0.05
-
 
 def declared_column(records: pl.DataFrame, name: str, field: MatchField) -> pl.Expr:
     """The attribute `name` of `records` in the form its kind compares; empty is null."""
@@ -29,15 +26,18 @@ def declared_column(records: pl.DataFrame, name: str, field: MatchField) -> pl.E
     if field.kind == "date":
         if dtype.is_temporal():
             return column.cast(pl.Date).alias(name)
-        return column.cast(pl.String).str.strip_chars().str.to_date(strict=False).alias(name)
+        # ISO text only: a guessed format would read 03/01/2020 as one day in one export and
+        # another in the next; other forms are parsed with the attribute's `format:`
+        text = column.cast(pl.String).str.strip_chars()
+        return text.str.to_date("%Y-%m-%d", strict=False).alias(name)
     if field.kind == "number":
         if dtype.is_numeric():
             return column.cast(pl.Float64).alias(name)
         return column.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).alias(name)
     text = column.cast(pl.String)
     if field.kind == "identifier":
-        # "B-1234 567" and "b1234567" are one customer number
-        text = text.str.replace_all(r"[^0-9A-Za-z]", "").str.to_uppercase()
+        # "B-1234 567" and "b1234567" are one customer number; letters of any alphabet count
+        text = text.str.replace_all(r"[^\p{L}\p{N}]", "").str.to_uppercase()
     else:
         text = fold(text).str.replace_all(r"\s+", " ").str.strip_chars()
     return pl.when(text != "").then(text).alias(name)
@@ -59,20 +59,20 @@ def declared_comparison(name: str, field: MatchField) -> ComparisonCreator:
     exact = cll.ExactMatchLevel(name)
     if field.term_frequency:
         exact = exact.configure(tf_adjustment_column=name)
-    close = {
-        "exact": [],
-        "identifier": [
+    if field.kind == "identifier":
+        close = [
             cll.LevenshteinLevel(name, 1).configure(label_for_charts="One typo"),
             cll.LevenshteinLevel(name, 2).configure(label_for_charts="Two typos"),
-        ],
-        "name": [cll.JaroWinklerLevel(name, 0.92), cll.JaroWinklerLevel(name, 0.8)],
-        "text": [cll.JaroWinklerLevel(name, 0.9), cll.JaroWinklerLevel(name, 0.7)],
-        "number": [
-            cll.AbsoluteDifferenceLevel(name, field.tolerance)
-            if field.tolerance is not None
-            else cll.PercentageDifferenceLevel(name, NUMBER_CLOSE_SHARE)
-        ],
-    }[field.kind]
+        ]
+    elif field.kind == "name":
+        close = [cll.JaroWinklerLevel(name, 0.92), cll.JaroWinklerLevel(name, 0.8)]
+    elif field.kind == "text":
+        close = [cll.JaroWinklerLevel(name, 0.9), cll.JaroWinklerLevel(name, 0.7)]
+    elif field.kind == "number":
+        within = cll.AbsoluteDifferenceLevel(name, field.tolerance)
+        close = [within.configure(label_for_charts=f"Within {field.tolerance:g}")]
+    else:  # exact: a code is equal or not
+        close = []
     return cl.CustomComparison(
         output_column_name=name,
         comparison_levels=[cll.NullLevel(name), exact, *close, cll.ElseLevel()],

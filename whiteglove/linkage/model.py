@@ -262,8 +262,9 @@ def check_saved_model(model: dict, columns: set[str], path: Path) -> None:
     missing = used - columns
     if missing:
         raise LinkageError(
-            f"the saved model {path} compares {sorted(missing)}, which this version does not "
-            "derive from the records; retrain it (leave linkage.model out for one run)"
+            f"the saved model {path} compares {sorted(missing)}, which this run does not derive "
+            "from the records: declare them in linkage.match_fields if they are attributes, "
+            "or retrain (leave linkage.model out for one run)"
         )
 
 
@@ -306,8 +307,7 @@ def in_dialect(model: dict, dialect: str, declared: Mapping[str, MatchField] | N
 
 
 def floor_m_probabilities(model: dict, floor: float) -> dict:
-    """The model with every trained comparison level's m at least `floor` (or its u, when
-    that is smaller), renormalized."""
+    """The model with every trained comparison level's m at least `floor`, renormalized."""
     model = json.loads(json.dumps(model))
     for comparison in model["comparisons"]:
         levels = [
@@ -318,10 +318,7 @@ def floor_m_probabilities(model: dict, floor: float) -> dict:
         if not levels:
             continue
         for lvl in levels:
-            # a level no true match was seen in is no evidence for a match: lifted at most
-            # to its u, so a rare agreement (a city a typo apart) does not become +7 bits
-            u = lvl["u_probability"]
-            lvl["m_probability"] = max(lvl.get("m_probability") or 0.0, min(floor, u or floor))
+            lvl["m_probability"] = max(lvl.get("m_probability") or 0.0, floor)
         total = sum(lvl["m_probability"] for lvl in levels)
         for lvl in levels:
             lvl["m_probability"] /= total

@@ -78,6 +78,7 @@ def format_summary(summary: dict, out_dir: Path) -> str:
         f"{linkage.get('multi_source_customers', 0)} seen in more than one source; "
         f"largest cluster {linkage.get('largest_cluster', 0)})",
         f"scored pairs kept: {stages.get('match_pairs', 0)}",
+        *_threshold_line(linkage.get("choices")),
         f"total step time: {sum(summary.get('step_seconds', {}).values()):.1f} s",
         "",
         f"outputs: {out_dir.resolve()}",
@@ -91,6 +92,18 @@ def format_summary(summary: dict, out_dir: Path) -> str:
             f"nulled as invalid ({w['nulled']}); if the data is right, change {w['setting']}"
         )
     return "\n".join(lines)
+
+
+def _threshold_line(choices: dict | None) -> list[str]:
+    """The match threshold, what chose it and the model's estimates there."""
+    if not choices:
+        return []
+    threshold = choices["match_threshold"]
+    estimated = threshold["estimated"]
+    return [
+        f"match threshold: {threshold['value']:g}, chosen by {threshold['why']} (estimated "
+        f"precision {estimated['precision']:.3f}, recall {estimated['recall']:.3f})"
+    ]
 
 
 if __name__ == "__main__":

@@ -327,7 +327,12 @@ def test_the_command_line_runs_incrementally_and_says_what_it_reused(
     assert (
         main(["run", "--sources", str(sample), "--out", str(out), "--quiet", "--incremental"]) == 0
     )
-    assert "reused unchanged: crm, billing, marketing, support" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "reused unchanged: crm, billing, marketing, support" in printed
+    # the threshold is the first run's, kept with its model, and says so
+    first = json.loads((runs["out"] / "run_summary.json").read_text(encoding="utf-8"))
+    kept = first["linkage"]["match_threshold"]
+    assert f"match threshold: {kept:g}, chosen by the run whose model and pairs" in printed
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from assets.resources import RunSettings
 from whiteglove.config import SourceConfig
 from whiteglove.extract import extract_source
 from whiteglove.incremental import source_fingerprint, source_stage_version
+from whiteglove.masking import source_column_kinds
 from whiteglove.validation import Suite
 
 
@@ -34,7 +35,10 @@ def raw_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefinition:
         unparsed = frame.filter(pl.col("_parse_error").is_not_null()).height
         context.log.info(f"{source.name}: read {frame.height} rows, {unparsed} unparseable")
         metadata = table_metadata(
-            frame, reveal_personal_data=settings.reveal_personal_data, unparseable_rows=unparsed
+            frame,
+            reveal_personal_data=settings.reveal_personal_data,
+            kinds=source_column_kinds(this),
+            unparseable_rows=unparsed,
         )
         yield from validated_outputs(context, name, frame, suite, "raw", metadata, fingerprint)
 

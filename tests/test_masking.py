@@ -6,11 +6,20 @@ characters, dates lose every digit, names and addresses keep initials; shorter n
 """
 
 import json
+from datetime import datetime
 
 import polars as pl
 import pytest
 
-from whiteglove.masking import mask_data, mask_frame, mask_raw, mask_text, mask_words
+from whiteglove.config import SourceConfig
+from whiteglove.masking import (
+    mask_data,
+    mask_frame,
+    mask_raw,
+    mask_text,
+    mask_words,
+    source_column_kinds,
+)
 from whiteglove.reports.metrics import observed_text
 
 
@@ -135,3 +144,75 @@ def test_masking_is_linear_in_the_length_of_the_text():
         mask_text(text)
         mask_words(text)
         assert time.perf_counter() - started < 10, text[:20]
+
+
+def test_a_source_preview_masks_personal_fields_by_their_mapping_and_nothing_else():
+    """Ids, update times, codes and amounts stay readable; mapped personal fields are masked
+    whatever their column is called; an unmapped column is masked by its content."""
+    source = SourceConfig.model_validate(
+        {
+            "name": "billing",
+            "path": "billing.csv",
+            "format": "csv",
+            "id": "account_id",
+            "trust": 1,
+            "updated_at": {"column": "modificado", "format": "%Y-%m-%d %H:%M:%S"},
+            "fields": {
+                "full_name": "titular",
+                "phone": "tlf",
+                "national_id": "documento",
+                "date_of_birth": {"column": "nacido", "format": "%d/%m/%Y"},
+                "address_line": "domicilio",
+                "postcode": "cp",
+            },
+            "attributes": {"alta": {"column": "alta", "format": "%d/%m/%Y"}, "notas": "notas"},
+        }
+    )
+    raw = pl.DataFrame(
+        {
+            "account_id": ["B-0001234567"],
+            "titular": ["García López, Ana"],
+            "tlf": ["612 345 678"],
+            "documento": ["12345678Z"],
+            "nacido": ["05/11/1953"],
+            "domicilio": ["Calle Mayor 12"],
+            "cp": ["28001"],
+            "modificado": ["2024-09-05 09:57:58"],
+            "alta": ["02/11/2007"],
+            "notas": ["llamar al 699 111 222"],
+        }
+    )
+    row = mask_frame(raw, source_column_kinds(source)).row(0, named=True)
+    assert row == {
+        "account_id": "B-0001234567",
+        "titular": "García López, Ana",
+        "tlf": "****678",
+        "documento": "****78Z",
+        "nacido": "**/**/****",
+        "domicilio": "C*** M*** 12",
+        "cp": "28001",
+        "modificado": "2024-09-05 09:57:58",
+        "alta": "02/11/2007",
+        "notas": "llamar al ****222",
+    }
+
+
+def test_whiteglove_tables_mask_by_canonical_name_and_keep_the_rest():
+    frame = pl.DataFrame(
+        {
+            "golden_id": ["G0123456789"],
+            "phone_l": ["+34612345678"],
+            "date_of_birth_r": ["1953-11-05"],
+            "last_contact": [datetime(2024, 5, 6, 10, 0)],
+            "record_count": [1234567],
+            "monthly_amount": [1234567.5],
+        }
+    )
+    assert mask_frame(frame).row(0) == (
+        "G0123456789",
+        "****678",
+        "****-**-**",
+        datetime(2024, 5, 6, 10, 0),
+        1234567,
+        1234567.5,
+    )

@@ -1,10 +1,14 @@
 """Mask personal data before it reaches metadata, logs or reports: `m***@gmail.com`.
 
-Two layers. By column: the canonical fields known to be personal are masked by their shape
-(an email keeps its first letter and domain, a birth date its year). By content: any other
-text that looks like an email, a phone number, a date or a national id is masked wherever it
-appears, because raw exports name their columns anything ("Teléfono", "nif",
-"email_facturacion") and quarantined rows carry whole raw lines.
+Masking knows what it masks. A column is masked by what it holds: the field the sources file
+maps it to (`Teléfono` is a phone, `nif` a national id), or its canonical name in whiteglove's
+own tables (`email`, `date_of_birth`). Columns known to hold something else (record ids,
+update times, names, cities, postcodes, counts, whiteglove's bookkeeping) stay as they are, so
+a steward can look a record up from a preview and no figure is garbled. Only what nothing
+describes (an export column the sources file does not mention, a quarantined row's raw text, a
+value a failed check quotes) is masked by content: any text in it that looks like an email, a
+phone number, a date or a national id. whiteglove's own text (descriptions, reasons, counts,
+thresholds) is never passed through a masker.
 
 One rule per kind of value, whichever layer finds it:
 
@@ -12,10 +16,10 @@ One rule per kind of value, whichever layer finds it:
 - phone, or any run of 7 or more digits (the shortest phone or id): the last 3 digits,
   `****678`; shorter numbers (counts, amounts, postcodes, house numbers) stay readable;
 - national id (DNI/NIE): the last 3 characters, `****78Z`;
-- date in text: every digit, `**/**/****` (a typed birth-date column keeps its year,
-  `1953-**-**`: there the year is known to be one);
-- name or address, where one is known to be (a name or address column, a raw line): each
-  word down to its initial, `M*** G***`.
+- birth date: its year, `1953-**-**`; a date found in text: every digit, `**/**/****`;
+- address, where one is known to be (an address column, a raw line): each word down to its
+  initial, `C*** M*** 12`. Names stay readable in previews: they are how a person tells the
+  rows apart, and a name alone is not among the masked kinds (raw lines mask them too).
 
 Masking is for what people see (previews, logs, reports); it is not a security boundary for
 the published tables, which hold the data in full by design.
@@ -25,27 +29,39 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-MASKED_FIELDS = {"email", "phone", "date_of_birth", "national_id"}
+from whiteglove.schema import (
+    GOLDEN_SUMMARY_COLUMNS,
+    IDENTITY_FIELDS,
+    PERSONAL_FIELDS,
+    RECORD_BOOKKEEPING_COLUMNS,
+)
+
+if TYPE_CHECKING:
+    from whiteglove.config import SourceConfig
+
+# A column's kind when masking: a personal field's name, or one of these.
+KEEP = "keep"  # known not to be personal: shown as it is
+UNKNOWN = "unknown"  # nothing says what it holds: masked by content
 # Columns that hold keys and bookkeeping, never personal data: left readable so a preview
 # still identifies its rows.
 KEY_COLUMNS = {
+    *RECORD_BOOKKEEPING_COLUMNS,
+    *GOLDEN_SUMMARY_COLUMNS,
     "golden_id",
-    "record_key",
     "unique_id_l",
     "unique_id_r",
     "cluster_id",
-    "source",
-    "source_record_id",
-    "file",
-    "row_number",
     "field",
     "rule",
     "reasons",
+    "previous_record_count",
+    "valid_from",
+    "last_changed",
 }
 BIRTH_COLUMN = re.compile(r"birth|nacim|dob", re.IGNORECASE)
 
@@ -167,30 +183,82 @@ def mask_raw(raw: str | None, limit: int = RAW_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
+def mask_frame(frame: pl.DataFrame, kinds: Mapping[str, str] | None = None) -> pl.DataFrame:
     """The same frame with personal values masked, for previews a person will see.
 
-    Meant for a few rows: text columns are masked value by value in Python.
+    `kinds` says what a column holds, as `source_column_kinds` reads it from the sources
+    file: a personal field's name masks it as that kind, `KEEP` leaves it as it is. Other
+    columns go by their name (`column_kind`). Meant for a few rows: text columns without a
+    known kind are masked value by value in Python.
     """
-    columns = []
-    for name, dtype in frame.schema.items():
-        column = frame.get_column(name)
-        if name in KEY_COLUMNS:
-            columns.append(column)
-        elif name == "email" or name.endswith("email"):
-            columns.append(_apply(column, mask_email(pl.col(VALUE).cast(pl.String))))
-        elif dtype.is_temporal() and (name == "date_of_birth" or BIRTH_COLUMN.search(name)):
-            columns.append(_apply(column, pl.col(VALUE).cast(pl.String).str.slice(0, 4) + "-**-**"))
-        elif name in MASKED_FIELDS:
-            columns.append(_apply(column, mask_tail(pl.col(VALUE))))
-        elif dtype == pl.String and ADDRESS_KEY.search(name):
-            columns.append(_map_text(column, mask_words))
-        elif dtype == pl.String or dtype.is_integer():
-            # integers too: exports store phone numbers as numbers (612345678)
-            columns.append(_map_text(column, mask_text))
-        else:
-            columns.append(column)
+    kinds = kinds or {}
+    columns = [
+        _mask_column(frame.get_column(name), kinds.get(name) or column_kind(name, dtype))
+        for name, dtype in frame.schema.items()
+    ]
     return pl.DataFrame(columns) if columns else frame
+
+
+def column_kind(name: str, dtype: pl.DataType) -> str:
+    """What a column holds, judged by its name and type when nothing else says.
+
+    whiteglove's own tables name personal fields canonically; its bookkeeping columns, the
+    other canonical fields and typed dates and times (an update time, a last contact) are not
+    personal. Anything else is `UNKNOWN` and masked by content.
+    """
+    if name in KEY_COLUMNS or name.startswith("_"):
+        return KEEP
+    if name in PERSONAL_FIELDS:
+        return name
+    if name[-2:] in ("_l", "_r") and name[:-2] in PERSONAL_FIELDS:  # the two sides of a pair
+        return name[:-2]
+    if name.endswith("email"):
+        return "email"
+    if BIRTH_COLUMN.search(name) and dtype.is_temporal():
+        return "date_of_birth"
+    if name in IDENTITY_FIELDS or dtype.is_temporal() or dtype.is_float() or dtype == pl.Boolean:
+        return KEEP
+    if dtype == pl.String and ADDRESS_KEY.search(name):
+        return "address_line"
+    return UNKNOWN
+
+
+def source_column_kinds(source: SourceConfig) -> dict[str, str]:
+    """What each column of a source's export holds, from its mapping in the sources file.
+
+    Mapped fields are their field (names and places are kept); the record id, the update
+    time and attributes parsed with a format (dates, timestamps) are kept. Unparsed attributes
+    and unmapped columns are left out: masked by content.
+    """
+    kinds = {
+        spec.column: field if field in PERSONAL_FIELDS else KEEP
+        for field, spec in source.fields.items()
+    }
+    kinds |= {spec.column: KEEP for spec in source.attributes.values() if spec.format}
+    kinds[source.id] = KEEP
+    if source.updated_at is not None:
+        kinds[source.updated_at.column] = KEEP
+    return kinds
+
+
+def _mask_column(column: pl.Series, kind: str) -> pl.Series:
+    dtype = column.dtype
+    if kind == KEEP:
+        return column
+    if kind == "email":
+        return _apply(column, mask_email(pl.col(VALUE).cast(pl.String)))
+    if kind == "date_of_birth":
+        if dtype.is_temporal():
+            return _apply(column, pl.col(VALUE).cast(pl.String).str.slice(0, 4) + "-**-**")
+        return _map_text(column, mask_text)
+    if kind in ("phone", "national_id"):
+        return _apply(column, mask_tail(pl.col(VALUE)))
+    if kind == "address_line":
+        return _map_text(column, mask_words)
+    if dtype == pl.String or dtype.is_integer():
+        # integers too: exports store phone numbers as numbers (612345678)
+        return _map_text(column, mask_text)
+    return column
 
 
 def _map_text(column: pl.Series, mask: Callable[[str], str]) -> pl.Series:

@@ -17,6 +17,7 @@ from whiteglove.metrics import nulled_field_warnings
 from whiteglove.quarantine import accepted
 from whiteglove.standardize import standardize_source
 from whiteglove.summary import run_summary
+from whiteglove.validation import validate
 
 CSV = (
     "id,email,name,born\n"
@@ -40,14 +41,17 @@ def sources_file(tmp_path: Path, **extra) -> Path:
     return path
 
 
-def records(path: Path) -> pl.DataFrame:
+def standardized(path: Path) -> pl.DataFrame:
     config = load_sources(path)
     source = config.source("people")
     raw = extract_source(source, config.files(source), limits=config.limits)
-    frame = standardize_source(
+    return standardize_source(
         raw, source, "ES", date(2026, 11, 30), config.limits, config.validity_for(source)
     )
-    return accepted([frame])
+
+
+def records(path: Path) -> pl.DataFrame:
+    return accepted([standardized(path)])
 
 
 def summary_warnings(frame: pl.DataFrame) -> list[dict]:
@@ -114,3 +118,36 @@ def test_a_rule_that_nulls_a_fifth_or_less_is_not_a_warning():
         {"source": ["s", "s"], "field": ["email", "phone"], "kept": [80, 79], "nulled": [20, 21]}
     )
     assert [w["field"] for w in nulled_field_warnings(counts)] == ["phone"]
+
+
+BIRTH_WINDOW = {
+    "type": "expect_column_values_to_be_between",
+    "kwargs": {"column": "date_of_birth", "min_value": "1900-01-01", "max_value": "today"},
+    "meta": {"stage": "standardized", "severity": "WARN"},
+}
+
+
+@pytest.mark.parametrize("mostly", [None, 0.5])
+def test_a_value_check_counts_the_values_nulled_as_invalid(tmp_path, mostly):
+    """Two of three birth dates were 1850: nulled, they used to pass "between 1900 and today"
+    as nulls. Counted on the values the source gave, two of three are unexpected."""
+    exp = {**BIRTH_WINDOW, "kwargs": {**BIRTH_WINDOW["kwargs"], "mostly": mostly}}
+    if mostly is None:
+        del exp["kwargs"]["mostly"]
+    suite = {"name": "people", "expectations": [exp]}
+    result = validate(standardized(sources_file(tmp_path)), suite, "standardized")
+    (outcome,) = result.outcomes
+    assert (outcome.unexpected_count, outcome.nulled_as_invalid) == (2, 2)
+    assert outcome.unexpected_percent == pytest.approx(200 / 3)
+    assert outcome.success is False  # 2/3 unexpected breaks "all" and "at least half"
+    (gx,) = result.gx_result["results"]
+    assert gx["success"] is False and gx["result"]["unexpected_count"] == 2
+    assert result.gx_result["success"] is False
+
+
+def test_a_value_check_passes_when_the_settings_keep_the_values(tmp_path):
+    path = sources_file(tmp_path, validity={"birth_date_earliest": "1800-01-01"})
+    suite = {"name": "people", "expectations": [BIRTH_WINDOW]}
+    (outcome,) = validate(standardized(path), suite, "standardized").outcomes
+    # the suite's own window still finds them: the setting changes nulling, not the check
+    assert (outcome.unexpected_count, outcome.nulled_as_invalid) == (2, 0)

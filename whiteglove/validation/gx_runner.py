@@ -10,6 +10,7 @@ import json
 import re
 import threading
 import warnings
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,90 @@ def validate(
     by_name = {r.expectation_config.meta["check_name"]: r for r in gx_result.results}
     outcomes = [_outcome(e, stage, by_name.get(e.check_name)) for e in exps]
     gx_json = json.loads(json.dumps(gx_result.to_json_dict(), default=str))
+    if stage == "standardized":
+        outcomes = count_nulled_values(frame, resolved, outcomes, gx_json)
     return SuiteResult(suite.name, stage, outcomes, gx_json)
+
+
+# Expectations on a column's values, which the values standardization nulled as invalid would
+# have failed. Null checks already count them (as missing); uniqueness has no say on them.
+_NOT_ON_VALUES = {
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_null",
+    "expect_column_values_to_be_unique",
+}
+
+
+def count_nulled_values(
+    frame: pl.DataFrame,
+    exps: list[Expectation],
+    outcomes: list[ExpectationOutcome],
+    gx_json: dict,
+) -> list[ExpectationOutcome]:
+    """Standardized-stage outcomes with the values nulled as invalid counted as unexpected.
+
+    Standardization nulls a value it finds invalid (a birth date of 1850 under the default
+    window, a phone that is no number) and names the field in `_invalid`. GX then sees a null
+    and "birth date between 1900 and today" passes although a value broke it. So each value
+    expectation on such a field adds the nulled values to its unexpected count and is judged
+    again against its `mostly`; GX's own result (for Data Docs) is corrected the same way.
+    """
+    if "_invalid" not in frame.columns or frame.height == 0:
+        return outcomes
+    nulled = dict(
+        frame.select(pl.col("_invalid").list.unique().explode().alias("field"))
+        .drop_nulls()
+        .group_by("field")
+        .len()
+        .iter_rows()
+    )
+    by_name = {r["expectation_config"]["meta"].get("check_name"): r for r in gx_json["results"]}
+    out = []
+    for exp, outcome in zip(exps, outcomes, strict=True):
+        count = nulled.get(exp.column or "", 0) if exp.column in frame.columns else 0
+        if (
+            not count
+            or not exp.type.startswith("expect_column_values_to_")
+            or (exp.type in _NOT_ON_VALUES or outcome.unexpected_count is None)
+        ):
+            out.append(outcome)
+            continue
+        judged = frame.get_column(exp.column).count() + count
+        unexpected = outcome.unexpected_count + count
+        share = unexpected / judged
+        success = outcome.success and share <= 1 - float(exp.kwargs.get("mostly") or 1.0) + 1e-12
+        outcome = replace(
+            outcome,
+            success=success,
+            unexpected_count=unexpected,
+            unexpected_percent=100 * share,
+            nulled_as_invalid=count,
+        )
+        out.append(outcome)
+        gx = by_name.get(exp.check_name)
+        if gx is not None:
+            gx["success"] = success
+            gx["result"] = {
+                **(gx.get("result") or {}),
+                "unexpected_count": unexpected,
+                "unexpected_percent": 100 * share,
+                "unexpected_percent_nonmissing": 100 * share,
+            }
+    _restate_statistics(gx_json)
+    return out
+
+
+def _restate_statistics(gx_json: dict) -> None:
+    results = gx_json.get("results") or []
+    passed = sum(bool(r.get("success")) for r in results)
+    gx_json["success"] = passed == len(results)
+    stats = gx_json.setdefault("statistics", {})
+    stats.update(
+        evaluated_expectations=len(results),
+        successful_expectations=passed,
+        unsuccessful_expectations=len(results) - passed,
+        success_percent=100 * passed / len(results) if results else None,
+    )
 
 
 def _hide_values(result: dict) -> None:

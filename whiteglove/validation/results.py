@@ -24,6 +24,8 @@ class ExpectationOutcome:
     unexpected_percent: float | None
     observed_value: object  # JSON-safe; for a check GX could not run, its error message
     description: str
+    # values standardization nulled as invalid, counted in unexpected_count (stage standardized)
+    nulled_as_invalid: int = 0
 
 
 @dataclass(frozen=True)

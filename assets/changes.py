@@ -1,6 +1,7 @@
 """Golden changes: what this run changes in the published golden table, for incremental loads."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 from dagster import AssetExecutionContext, Output, asset
@@ -8,6 +9,11 @@ from dagster import AssetExecutionContext, Output, asset
 from assets.metadata import table_metadata
 from assets.resources import PreviousPublicationResource, RunSettings
 from whiteglove import changes as history
+
+
+def run_snapshot(context: AssetExecutionContext, settings: RunSettings) -> Path:
+    """The snapshot folder this run publishes into (`published_outputs` writes it)."""
+    return settings.layout.snapshot(run_timestamp(context), context.run_id)
 
 
 def run_timestamp(context: AssetExecutionContext) -> datetime:

@@ -1,7 +1,7 @@
 """Publication: every output of a run, switched into place atomically."""
 
 import json
-from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -13,12 +13,13 @@ from dagster import (
     asset,
 )
 
-from assets.changes import run_timestamp
-from assets.report import REPORTS_DIR, in_report_order, validation_ins
+from assets.changes import run_snapshot, run_timestamp
+from assets.report import in_report_order, validation_ins
 from assets.resources import PreviousPublicationResource, RunSettings
 from whiteglove.changes import change_counts, with_history
 from whiteglove.config import SourceConfig
 from whiteglove.documents import Documents
+from whiteglove.layout import REPORTS_DIR, report_paths
 from whiteglove.publish import publish
 from whiteglove.safe_csv import csv_for_people
 from whiteglove.summary import run_summary
@@ -57,7 +58,6 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         linkage_report: Documents,
         **validated: dict,
     ) -> MaterializeResult:
-        started = datetime.now(UTC)
         results = in_report_order(list(validated.values()))
         summary = run_summary(
             run_id=context.run_id,
@@ -96,7 +96,7 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         reports = (data_quality_report | linkage_report).under(REPORTS_DIR)
         publication = publish(
             settings.layout.root,
-            f"{started:%Y%m%dT%H%M%S}Z-{context.run_id[:8]}",
+            run_snapshot(context, settings).name,
             tables={
                 "golden_customers": golden_published,
                 "golden_changes": golden_changes,
@@ -114,6 +114,7 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         return MaterializeResult(
             metadata={
                 "snapshot": MetadataValue.path(str(publication.snapshot)),
+                **report_links(publication.snapshot),
                 "files": MetadataValue.json(publication.files),
                 "golden_customers": golden_customers.height,
                 "quarantined_rows": quarantine.height,
@@ -124,6 +125,12 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         )
 
     return published_outputs
+
+
+def report_links(snapshot: Path) -> dict[str, MetadataValue]:
+    """Clickable links to the reports as this run published them: a snapshot is kept after
+    later runs (up to KEEP_SNAPSHOTS), where `latest/` moves on."""
+    return {name: MetadataValue.url(path.as_uri()) for name, path in report_paths(snapshot).items()}
 
 
 def summary_tags(summary: dict) -> dict[str, str]:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from whiteglove.layout import BUNDLED_SOURCES, DEFAULT_OUT
+from whiteglove.layout import BUNDLED_SOURCES, DEFAULT_OUT, report_paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +64,13 @@ def _run(sources: Path, out_dir: Path, quiet: bool, incremental: bool = False) -
     return 0
 
 
+REPORT_LABELS = {
+    "data_quality_report": "data quality:",
+    "data_docs": "GX Data Docs:",
+    "linkage_report": "linkage:",
+}
+
+
 def format_summary(summary: dict, out_dir: Path) -> str:
     lines = ["", "whiteglove run finished", ""]
     lines.append(f"{'source':<12}{'read':>9}{'accepted':>10}{'quarantined':>13}")
@@ -85,6 +92,9 @@ def format_summary(summary: dict, out_dir: Path) -> str:
         f"  golden table: {out_dir.resolve() / 'golden_customers.parquet'}",
         f"  SQL:          {out_dir.resolve() / 'customers.duckdb'}",
         f"  summary:      {out_dir.resolve() / 'run_summary.json'}",
+        *(f"  {REPORT_LABELS[n]:<14}{path}" for n, path in report_paths(out_dir.resolve()).items()),
+        f"  review queue: {out_dir.resolve() / 'review_queue.csv'} "
+        f"({linkage.get('review_queue_pairs', 0)} pairs wait for a steward's decision)",
     ]
     for w in summary.get("warnings", {}).get("nulled_fields", []):
         lines.append(

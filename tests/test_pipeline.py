@@ -3,7 +3,9 @@
 import duckdb
 import polars as pl
 
+from pipelines.cli import format_summary
 from whiteglove.evaluation import pairwise_scores
+from whiteglove.layout import report_paths
 
 CONTRACT_FILES = [
     "golden_customers.parquet",
@@ -128,3 +130,13 @@ def test_the_published_review_queue_is_the_uncertain_band_ready_for_a_steward(fr
     text = queue.drop("match_probability", "match_weight")
     starts = {v[0] for c in text.columns for v in text[c].drop_nulls() if v}
     assert not starts & set("=+-@\t\r")
+
+
+def test_the_command_line_summary_names_each_report_and_the_pairs_to_review(fresh_run):
+    lines = format_summary(fresh_run.outcome.summary, fresh_run.out).splitlines()
+    queue = pl.read_csv(fresh_run.out / "review_queue.csv", infer_schema=False)
+    for name, path in report_paths(fresh_run.out.resolve()).items():
+        (line,) = [x for x in lines if x.endswith(str(path))]
+        assert path.is_file(), (name, line)  # through the reports link, the published file
+    (review,) = [x for x in lines if "review_queue.csv" in x]
+    assert f"({queue.height} pairs wait for a steward's decision)" in review

@@ -16,11 +16,28 @@ Nothing else is written under `--out`, and nothing outside it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_SOURCES = PROJECT_ROOT / "data" / "sources.yaml"
 DEFAULT_OUT = PROJECT_ROOT / "data" / "output"
+# The reports a run publishes, under reports/ of its snapshot, by the name the Dagster metadata
+# and the run summary give each.
+REPORTS_DIR = "reports"
+DATA_QUALITY_REPORT = "data_quality.html"
+DATA_DOCS_DIR = "data_docs"
+LINKAGE_REPORT = "linkage.html"
+REPORT_FILES = {
+    "data_quality_report": DATA_QUALITY_REPORT,
+    "data_docs": f"{DATA_DOCS_DIR}/index.html",
+    "linkage_report": LINKAGE_REPORT,
+}
+
+
+def report_paths(snapshot: Path) -> dict[str, Path]:
+    """Where each report of a snapshot (or of the output folder's links) is."""
+    return {name: snapshot / REPORTS_DIR / file for name, file in REPORT_FILES.items()}
 
 
 class OutputLayout:
@@ -51,6 +68,14 @@ class OutputLayout:
         """Where the value an asset hands downstream is stored (`.parquet`, `.json`, or
         a folder for Documents)."""
         return (self.work / asset).with_suffix(suffix)
+
+    def snapshot(self, run_started: datetime, run_id: str) -> Path:
+        """The snapshot a run publishes into, named by when it started.
+
+        Known from the start of the run, so a report can link to where it will be published;
+        runs never overlap (the run lock), so names sort in the order runs published.
+        """
+        return self.snapshots / f"{run_started.astimezone(UTC):%Y%m%dT%H%M%S}Z-{run_id[:8]}"
 
     def published(self, name: str) -> Path:
         """The top-level name readers open, a link through `latest`."""

@@ -15,7 +15,7 @@ def accepted(standardized: list[pl.DataFrame]) -> pl.DataFrame:
     """The union of usable records; attribute columns a source lacks are null."""
     frames = [
         f.filter(~_is_rejected())
-        .drop("_reasons", "_raw")
+        .drop("_reasons", "_raw", "_defaulted", strict=False)
         .rename({"_invalid": "invalid_fields", "_file": "file", "_loaded_at": "loaded_at"})
         for f in standardized
     ]

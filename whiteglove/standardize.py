@@ -41,7 +41,8 @@ def standardize_source(
     limits: LimitsConfig | None = None,
     validity: ValidityConfig | None = None,
 ) -> pl.DataFrame:
-    """Canonical records for one source, with `_reasons` (reject) and `_invalid` (nulled).
+    """Canonical records for one source, with `_reasons` (reject), `_invalid` (nulled) and
+    `_defaulted` (fields filled from the sources file's defaults, not given by the export).
 
     `validity` holds the rules that null a value as invalid (the source's, from
     `SourcesConfig.validity_for`); `limits` the longest identity value kept.
@@ -73,6 +74,8 @@ def standardize_source(
         else pl.lit(None, dtype=pl.String)
     )
     out["country"] = pl.coalesce(country, pl.lit(default_country))
+    # Filled in, not given: the reports count these apart, or country reads 100% complete.
+    defaulted = [pl.when(country.is_null()).then(pl.lit("country"))]
 
     if "date_of_birth" in fields:
         dob = _date(df, fields["date_of_birth"])
@@ -132,6 +135,7 @@ def standardize_source(
         pl.concat_list(invalid).list.drop_nulls().alias("_invalid")
         if invalid
         else pl.lit([], dtype=pl.List(pl.String)).alias("_invalid"),
+        pl.concat_list(defaulted).list.drop_nulls().alias("_defaulted"),
         *[_attribute(frame, spec).alias(name) for name, spec in source.attributes.items()],
     )
     frame = frame.with_columns(
@@ -150,7 +154,9 @@ def standardize_source(
     )
     attributes = list(source.attributes)
     return frame.select(
-        RECORD_COLUMNS + attributes + ["_reasons", "_invalid", "_file", "_raw", "_loaded_at"]
+        RECORD_COLUMNS
+        + attributes
+        + ["_reasons", "_invalid", "_defaulted", "_file", "_raw", "_loaded_at"]
     )
 
 

@@ -356,6 +356,7 @@ def _outcome(exp: Expectation, stage: str, result: Any) -> ExpectationOutcome:
         "column": exp.column,
         "severity": exp.severity,
         "description": exp.sentence,
+        "mostly": exp.kwargs.get("mostly"),
     }
     if result is None:  # cannot happen unless GX drops an expectation; never pass silently
         return ExpectationOutcome(

@@ -26,6 +26,7 @@ class ExpectationOutcome:
     description: str
     # values standardization nulled as invalid, counted in unexpected_count (stage standardized)
     nulled_as_invalid: int = 0
+    mostly: float | None = None  # the share of values that must pass (None: all)
 
 
 @dataclass(frozen=True)

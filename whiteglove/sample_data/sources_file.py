@@ -1,7 +1,8 @@
 """The sample's sources file: the bundled `data/sources.yaml`, wherever the sample is written.
 
-That file is the only copy. Its paths are relative to the file, and the exports sit beside it
-in every generated folder, so the one value that can stop being right is `expectations`
+That file is the only copy. Its paths are relative to the file, and the exports and truth.csv
+(the labels `linkage.labels` names, so every run of a sample measures its accuracy) sit beside
+it in every generated folder, so the one value that can stop being right is `expectations`
 (the suites folder, outside the sample); it alone is rewritten, every other byte is kept.
 """
 

@@ -12,6 +12,7 @@ reuses an unchanged source reuses its validation with it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,13 @@ from dagster import (
 )
 
 from whiteglove.schema import VALIDATION_SUFFIX
-from whiteglove.validation import Suite, SuiteResult, check_specs, validate
+from whiteglove.validation import (
+    ExpectationOutcome,
+    Suite,
+    SuiteResult,
+    check_specs,
+    validate,
+)
 
 
 def validation_name(asset: str) -> str:
@@ -92,7 +99,8 @@ def suite_check_specs(asset: str, suite: Suite, stage: str) -> list[AssetCheckSp
         AssetCheckSpec(
             name=spec.name,
             asset=asset,
-            description=f"[{spec.severity}] {spec.description}",
+            # the name is short (the UI cuts long ones); the sentence and GX type say the rest
+            description=f"[{spec.severity}] {spec.description} ({spec.expectation_type})",
             blocking=spec.severity == "ERROR",
         )
         for spec in check_specs(suite, stage)
@@ -112,19 +120,78 @@ def validate_asset(
             passed=o.success,
             severity=AssetCheckSeverity.ERROR if o.severity == "ERROR" else AssetCheckSeverity.WARN,
             description=o.description,
-            metadata={
-                "expectation": o.expectation_type,
-                "column": o.column or "",
-                "element_count": o.element_count or 0,
-                "unexpected_count": o.unexpected_count or 0,
-                "unexpected_percent": float(o.unexpected_percent or 0.0),
-                "observed": MetadataValue.text(str(o.observed_value)[:500]),
-            },
+            metadata=check_metadata(o),
         )
         for o in result.outcomes
     ]
     validation = {"rows": frame.height, **result.as_dict(), "gx_result": result.gx_result}
     return checks, validation
+
+
+def check_metadata(o: ExpectationOutcome) -> dict[str, Any]:
+    """The expectation, its column and what it observed; the counts when GX counted (a row
+    count or a column's existence counts nothing, and a 0 there would read as a finding)."""
+    metadata: dict[str, Any] = {
+        "expectation": o.expectation_type,
+        "column": o.column or "",
+        "observed": MetadataValue.text(observed(o)),
+    }
+    if o.element_count is not None and o.unexpected_count is not None:
+        metadata["element_count"] = o.element_count
+        metadata["unexpected_count"] = o.unexpected_count
+        metadata["unexpected_percent"] = float(o.unexpected_percent or 0.0)
+    return metadata
+
+
+# Expectations on several columns count rows, not values.
+_ROW_WISE = ("expect_column_pair_", "expect_multicolumn_", "expect_compound_", "expect_select_")
+OBSERVED_CHARS = 500
+
+
+def observed(o: ExpectationOutcome) -> str:
+    """What the expectation found, in words, never "None": the figure GX observed ("3,052
+    rows"), else the unexpected values counted ("0 of 1,846 values unexpected (0.0%)"), else
+    whether the column is there. Figures are never masked; a data value GX quotes was already
+    hidden or masked by the runner (whiteglove.validation.gx_runner)."""
+    value = o.observed_value
+    if isinstance(value, str) and value.startswith("error:"):
+        return value[:OBSERVED_CHARS]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        figure = f"{value:,}" if isinstance(value, int) else f"{value:,.6g}"
+        return (
+            f"{figure} rows" if o.expectation_type.startswith("expect_table_row_count") else figure
+        )
+    text = ""
+    if o.element_count is not None and o.unexpected_count is not None:
+        text = _unexpected(o)
+    elif o.expectation_type == "expect_column_to_exist":
+        text = "column present" if o.success else "column missing"
+    if value is not None:
+        quoted = value if isinstance(value, str) else json.dumps(value, default=str)
+        text = f"{text}; {quoted}" if text else quoted
+    return (text or "nothing reported by Great Expectations")[:OBSERVED_CHARS]
+
+
+def _unexpected(o: ExpectationOutcome) -> str:
+    unit = "rows" if o.expectation_type.startswith(_ROW_WISE) else "values"
+    unexpected, rows = o.unexpected_count or 0, o.element_count or 0
+    percent = o.unexpected_percent
+    if not unexpected or not percent:
+        share = unexpected / rows * 100 if rows else 0.0
+        return f"{unexpected:,} of {rows:,} {unit} unexpected ({_percent(share)})"
+    # GX judges the values present (plus those standardizing nulled as invalid): the percent
+    # says of how many, which is fewer than the rows when some had no value
+    judged = round(unexpected * 100 / percent)
+    nulled = getattr(o, "nulled_as_invalid", 0)
+    text = f"{unexpected:,} of {judged:,} {unit} unexpected ({_percent(percent)}"
+    text += f"; {nulled:,} of them nulled as invalid when standardizing)" if nulled else ")"
+    if judged < rows:
+        text += f"; {rows - judged:,} of {rows:,} rows had no value"
+    return text
+
+
+def _percent(share: float) -> str:
+    return f"{share:.2g}%" if 0 < share < 0.1 else f"{share:.1f}%"
 
 
 def _log(context: AssetExecutionContext, result: SuiteResult) -> None:

@@ -15,6 +15,7 @@ from whiteglove.config import load_sources
 from whiteglove.validation import (
     CHECK_NAME,
     STAGES,
+    ExpectationOutcome,
     SuiteError,
     check_specs,
     check_suite,
@@ -24,12 +25,13 @@ from whiteglove.validation import (
     load_suite,
     validate,
 )
+from whiteglove.validation.suites import derived_check_name
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = sorted((ROOT / "expectations").glob("*.json"))
-UNIQUE_ID = "column_values_to_be_unique__source_record_id"
-EMAIL_PATTERN = "column_values_to_match_regex__email"
-DOB_RANGE = "column_values_to_be_between__date_of_birth"
+UNIQUE_ID = "source_record_id_unique"
+EMAIL_PATTERN = "email_matches_pattern"
+DOB_RANGE = "date_of_birth_in_range"
 
 
 def crm_frame(rows: int = 20) -> pl.DataFrame:
@@ -168,6 +170,51 @@ def test_committed_suites_have_unique_dagster_safe_check_names(path):
     assert stages == ({"golden"} if suite.name == "golden_customers" else {"raw", "standardized"})
 
 
+@pytest.mark.parametrize(
+    ("kind", "kwargs", "name"),
+    [
+        ("expect_column_values_to_not_be_null", {"column": "account_id"}, "account_id_not_null"),
+        (
+            "expect_column_values_to_match_regex",
+            {"column": "email_facturacion", "regex": "@"},
+            "email_facturacion_matches_pattern",
+        ),
+        ("expect_table_row_count_to_be_between", {"min_value": 1}, "row_count_in_range"),
+        ("expect_column_to_exist", {"column": "Teléfono"}, "Telefono_exists"),
+        ("expect_column_values_to_be_null", {"column": "_parse_error"}, "parse_error_is_null"),
+        ("expect_column_mean_to_be_between", {"column": "amount"}, "amount_mean_in_range"),
+        (
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            {"column_A": "record_count", "column_B": "source_count", "or_equal": True},
+            "record_count_at_least_source_count",
+        ),
+        (
+            "expect_column_values_to_be_json_parseable",
+            {"column": "payload"},
+            "payload_json_parseable",
+        ),
+    ],
+)
+def test_check_names_put_the_column_first_and_say_what_is_checked(kind, kwargs, name):
+    assert derived_check_name(kind, kwargs) == name
+    # a column with nothing to keep still gets a valid name, the same one every time
+    odd = derived_check_name("expect_column_to_exist", {"column": "日本"})
+    assert CHECK_NAME.fullmatch(odd) and odd == derived_check_name(
+        "expect_column_to_exist", {"column": "日本"}
+    )
+
+
+@pytest.mark.parametrize("path", SUITES, ids=[p.name for p in SUITES])
+def test_check_names_of_committed_suites_are_short_and_differ_at_the_start(path):
+    """The Dagster UI cuts a long check name in the middle: names stay short, and two checks
+    of one asset differ before the cut (the column comes first)."""
+    suite = load_suite(path)
+    for stage in STAGES:
+        names = [s.name for s in check_specs(suite, stage)]
+        assert all(len(n) <= 40 for n in names), names
+        assert len({(n[:18], n[-14:]) for n in names}) == len(names), names
+
+
 def test_every_source_and_the_golden_table_have_a_committed_suite():
     config = load_sources(ROOT / "data" / "sources.yaml", check_files=False)
     names = {p.stem for p in SUITES}
@@ -190,11 +237,11 @@ def test_default_suites_are_valid_starting_points():
         assert names and all(CHECK_NAME.match(n) for n in names)
     crm = default_suite(config.source("crm"))
     raw = {c.name: c.severity for c in check_specs(crm, "raw")}
-    assert raw["column_to_exist__IdCliente"] == "ERROR"
-    assert raw["column_values_to_match_regex__Email"] == "WARN"
+    assert raw["IdCliente_exists"] == "ERROR"
+    assert raw["Email_matches_pattern"] == "WARN"
     golden = {c.name: c.severity for c in check_specs(default_golden_suite(), "golden")}
-    assert golden["column_values_to_be_unique__golden_id"] == "ERROR"
-    assert golden["column_values_to_be_between__record_count"] == "ERROR"
+    assert golden["golden_id_unique"] == "ERROR"
+    assert golden["record_count_in_range"] == "ERROR"
     assert golden[EMAIL_PATTERN] == "WARN"
 
 
@@ -224,7 +271,7 @@ def test_load_suite_names_the_file_and_the_problem(tmp_path):
     message = str(info.value)
     assert str(bad) in message
     assert "meta.severity must be ERROR or WARN" in message
-    assert "'column_to_exist__id' repeats expectations[1]" in message
+    assert "'id_exists' repeats expectations[1]" in message
 
     with pytest.raises(SuiteError, match="(?s)missing.json.*file not found"):
         load_suite(tmp_path / "missing.json")
@@ -298,3 +345,42 @@ def test_a_suite_name_that_is_a_path_is_refused(tmp_path):
             load_suite(path)
         assert str(path) in str(info.value)
     assert not (tmp_path.parent / "elsewhere").exists()
+
+
+def outcome(kind: str, **found) -> ExpectationOutcome:
+    base = dict(
+        name="x",
+        stage="standardized",
+        expectation_type=kind,
+        column="email",
+        severity="WARN",
+        success=True,
+        element_count=None,
+        unexpected_count=None,
+        unexpected_percent=None,
+        observed_value=None,
+        description="email matches an email pattern",
+    )
+    return ExpectationOutcome(**{**base, **found})
+
+
+def test_check_metadata_says_what_was_observed_and_never_none():
+    from assets.checks import check_metadata, observed
+
+    counted = dict(element_count=1846, unexpected_count=0, unexpected_percent=0.0)
+    regex = outcome("expect_column_values_to_match_regex", **counted)
+    assert observed(regex) == "0 of 1,846 values unexpected (0.0%)"
+    # GX's percent is of the values present: the rows without one are said apart
+    some = dict(element_count=2580, unexpected_count=7, unexpected_percent=7 / 2414 * 100)
+    text = observed(outcome("expect_column_values_to_match_regex", **some))
+    assert text == "7 of 2,414 values unexpected (0.3%); 166 of 2,580 rows had no value"
+    exists = outcome("expect_column_to_exist")
+    assert observed(exists) == "column present"
+    assert observed(outcome("expect_column_to_exist", success=False)) == "column missing"
+    rows = outcome("expect_table_row_count_to_be_between", column=None, observed_value=3052)
+    assert observed(rows) == "3,052 rows"  # a figure, not masked
+    for o in (regex, exists, rows):
+        assert "None" not in str(check_metadata(o))
+    # no counts where GX counted nothing, rather than zeros that read as findings
+    assert "element_count" not in check_metadata(rows)
+    assert check_metadata(regex)["unexpected_count"] == 0

@@ -10,11 +10,12 @@ expectation's `meta`:
   Defaults to `WARN`.
 
 Optional meta keys: `check_name` (`^[A-Za-z0-9_]+$`, unique per suite and stage; otherwise
-the expectation type without `expect_`, two underscores, the column), `description` (a sentence
-for people; the `mostly` threshold is appended to it) and `show_values` (keep the offending
-values in results and Data Docs; off by default because most checked columns are personal
-data). A `min_value`/`max_value` of `"today"` is resolved when a suite runs, so a date check
-never goes stale.
+`derived_check_name` gives one: the column first, then what is checked, as in
+`account_id_not_null`, `email_matches_pattern` or `row_count_in_range`), `description` (a
+sentence for people; the `mostly` threshold is appended to it) and `show_values` (keep the
+offending values in results and Data Docs; off by default because most checked columns are
+personal data). A `min_value`/`max_value` of `"today"` is resolved when a suite runs, so a
+date check never goes stale.
 
 A suite file is untrusted input: every problem is named with its place, and its name must be
 a plain name, since Data Docs build file paths from it. Nothing here imports GX.
@@ -22,6 +23,7 @@ a plain name, since Data Docs build file paths from it. Nothing here imports GX.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -145,14 +147,8 @@ class Expectation(BaseModel):
 
     @property
     def check_name(self) -> str:
-        if self.meta.check_name:
-            return self.meta.check_name
-        base = self.type.removeprefix("expect_")
-        if self.column is not None:
-            base += "__" + "__".join(self.column.split(","))
-        # Dagster check names are [A-Za-z0-9_]+: "Teléfono" becomes "Telefono", not "Tel_fono".
-        ascii_name = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-        return re.sub(r"_{3,}", "__", re.sub(r"[^A-Za-z0-9_]", "_", ascii_name)).strip("_")
+        """meta.check_name when given, else the name `derived_check_name` gives."""
+        return self.meta.check_name or derived_check_name(self.type, self.kwargs)
 
     @property
     def sentence(self) -> str:
@@ -176,6 +172,91 @@ class Expectation(BaseModel):
 
 def _none(col: str, kw: dict) -> None:
     return None
+
+
+# What a derived check name says after its column: the Dagster UI cuts a long name in the
+# middle, so names are short and start with the column, which is where two checks of one
+# asset differ. A type not listed here reads as its own words (`_own_words`).
+_CHECK_WORDS = {
+    "expect_column_to_exist": "exists",
+    "expect_column_values_to_not_be_null": "not_null",
+    "expect_column_values_to_be_null": "is_null",
+    "expect_column_values_to_be_unique": "unique",
+    "expect_column_values_to_match_regex": "matches_pattern",
+    "expect_column_values_to_not_match_regex": "avoids_pattern",
+    "expect_column_values_to_match_regex_list": "matches_patterns",
+    "expect_column_values_to_not_match_regex_list": "avoids_patterns",
+    "expect_column_values_to_match_like_pattern": "matches_pattern",
+    "expect_column_values_to_match_strftime_format": "matches_date_format",
+    "expect_column_values_to_be_in_set": "in_set",
+    "expect_column_values_to_not_be_in_set": "not_in_set",
+    "expect_column_values_to_be_between": "in_range",
+    "expect_column_value_lengths_to_be_between": "length_in_range",
+    "expect_column_value_lengths_to_equal": "length_fixed",
+    "expect_column_values_to_be_of_type": "of_type",
+    "expect_column_values_to_be_in_type_list": "of_types",
+    "expect_column_distinct_values_to_be_in_set": "distinct_in_set",
+    "expect_column_distinct_values_to_contain_set": "distinct_contain_set",
+    "expect_column_distinct_values_to_equal_set": "distinct_equal_set",
+    "expect_compound_columns_to_be_unique": "unique_together",
+    "expect_select_column_values_to_be_unique_within_record": "unique_within_record",
+    "expect_multicolumn_sum_to_equal": "sum_fixed",
+    "expect_column_pair_values_to_be_equal": "equal",
+}
+# Expectations on the whole table: their name is the table figure alone.
+_TABLE_CHECK_WORDS = {
+    "expect_table_row_count_to_be_between": "row_count_in_range",
+    "expect_table_row_count_to_equal": "row_count_fixed",
+    "expect_table_column_count_to_be_between": "column_count_in_range",
+    "expect_table_column_count_to_equal": "column_count_fixed",
+    "expect_table_columns_to_match_set": "columns_match_set",
+    "expect_table_columns_to_match_ordered_list": "columns_in_order",
+}
+
+
+def derived_check_name(kind: str, kwargs: dict[str, Any]) -> str:
+    """The Dagster check name of an expectation without meta.check_name: the column(s) first,
+    then what is checked, e.g. `account_id_not_null`, `email_facturacion_matches_pattern`,
+    `record_count_at_least_source_count`, `row_count_in_range`.
+
+    Deterministic and `^[A-Za-z0-9_]+$` ("Teléfono" reads "Telefono"). Two expectations of a
+    kind on one column share a name; the suite then asks for a meta.check_name.
+    """
+    if kind in _TABLE_CHECK_WORDS or kind.startswith("expect_table_"):
+        words = _TABLE_CHECK_WORDS.get(kind) or _own_words(kind.removeprefix("expect_table_"))
+        return _plain(words)
+    if kind == "expect_column_pair_values_a_to_be_greater_than_b":
+        relation = "at_least" if kwargs.get("or_equal") else "above"
+        return _plain(f"{_part(kwargs.get('column_A'))}_{relation}_{_part(kwargs.get('column_B'))}")
+    columns = [kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")]
+    columns += list(kwargs.get("column_list") or [])
+    subject = "_".join(_part(c) for c in columns if c)
+    words = _CHECK_WORDS.get(kind)
+    if words is None:
+        stat = re.fullmatch(r"expect_column_([a-z_]+)_to_be_between", kind)
+        words = f"{stat.group(1)}_in_range" if stat else _own_words(kind)
+    return _plain(f"{subject}_{words}")
+
+
+def _own_words(kind: str) -> str:
+    """An expectation type in few words: expect_column_values_to_be_json_parseable ->
+    json_parseable."""
+    words = re.sub(
+        r"^(expect_)?(column_pair_values_|column_values_|column_|multicolumn_)", "", kind
+    )
+    return re.sub(r"(^|_)to_(be_)?", r"\1", words)
+
+
+def _part(column: Any) -> str:
+    """A column as part of a name; one with no letter or digit to keep gets a stable digest."""
+    text = str(column or "")
+    plain = _plain(text)
+    return plain or "column_" + hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _plain(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", ascii_text)).strip("_")
 
 
 _SENTENCES = {
@@ -354,11 +435,13 @@ class CheckSpecInfo:
     stage: str  # "raw" | "standardized" | "golden"
     severity: Severity
     description: str  # e.g. "email matches an email pattern (at least 95%)"
+    expectation_type: str = ""  # e.g. "expect_column_values_to_match_regex"
 
 
 def check_specs(suite: Suite | dict, stage: str) -> list[CheckSpecInfo]:
     """The checks a suite runs on `stage`, in file order (no GX import)."""
     suite = Suite.parse(suite, "given")
     return [
-        CheckSpecInfo(e.check_name, stage, e.severity, e.sentence) for e in suite.for_stage(stage)
+        CheckSpecInfo(e.check_name, stage, e.severity, e.sentence, e.type)
+        for e in suite.for_stage(stage)
     ]

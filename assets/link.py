@@ -1,10 +1,29 @@
-"""Probabilistic linkage: the model, scored pairs, the review queue, and guarded clusters."""
+"""Probabilistic linkage: the model, scored pairs, the review queue, and guarded clusters.
+
+Four WARN checks say whether the linkage is plausible (whiteglove/linkage_health.py holds the
+figures and the thresholds, and why each): the share of records linked, the review queue's
+share of the plausible pairs, the tail of cluster sizes, and the drift of the match weights
+since the previous publication. They never stop a run.
+"""
+
+import math
+from collections.abc import Iterator
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, asset, multi_asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetOut,
+    MetadataValue,
+    Output,
+    asset,
+    multi_asset,
+)
 
 from assets.metadata import table_metadata
-from assets.resources import INCREMENTAL_TAG, RunSettings
+from assets.resources import INCREMENTAL_TAG, PreviousPublicationResource, RunSettings
 from whiteglove.clustering import cluster_records
 from whiteglove.evaluation import cluster_metrics, load_labels, pairwise_scores
 from whiteglove.incremental import (
@@ -14,7 +33,57 @@ from whiteglove.incremental import (
     save_linkage_state,
 )
 from whiteglove.linkage import link, linkage_choices, strong_fields
+from whiteglove.linkage_health import (
+    CLUSTERS_AT_GUARD_MAX,
+    LARGE_CLUSTER_SHARE_MAX,
+    LINKED_SHARE_BAND,
+    LINKED_SHARE_MAX_DROP,
+    MATCH_WEIGHT_PSI_MAX,
+    REVIEW_SHARE_MAX,
+    Health,
+    judge_cluster_tail,
+    judge_linked_share,
+    judge_match_weight_drift,
+    judge_review_share,
+    linked_share,
+)
 from whiteglove.review import load_decisions, review_queue
+
+REVIEW_SHARE_CHECK = AssetCheckSpec(
+    "review_queue_share",
+    asset="review_queue",
+    description=(
+        f"[WARN] at most {REVIEW_SHARE_MAX:.0%} of the plausible pairs (at or above the review "
+        "threshold) wait for a steward; more means the model separates matches poorly"
+    ),
+)
+MATCH_WEIGHT_DRIFT_CHECK = AssetCheckSpec(
+    "match_weight_drift",
+    asset="match_pairs",
+    description=(
+        "[WARN] the match weights are distributed as in the previous publication: population "
+        f"stability index at most {MATCH_WEIGHT_PSI_MAX:g} over the previous run's deciles "
+        "(passes on a first run)"
+    ),
+)
+LINKED_SHARE_CHECK = AssetCheckSpec(
+    "linked_records_share",
+    asset="clusters",
+    description=(
+        f"[WARN] between {LINKED_SHARE_BAND[0]:.0%} and {LINKED_SHARE_BAND[1]:.0%} of records "
+        f"are linked to another record, at most {LINKED_SHARE_MAX_DROP * 100:g} percentage "
+        "points fewer than in the previous publication"
+    ),
+)
+CLUSTER_TAIL_CHECK = AssetCheckSpec(
+    "cluster_size_tail",
+    asset="clusters",
+    description=(
+        f"[WARN] at most {CLUSTERS_AT_GUARD_MAX} cluster(s) reach linkage.max_cluster_size, and "
+        f"at most {LARGE_CLUSTER_SHARE_MAX:.0%} of records sit in clusters of half that size "
+        "or more"
+    ),
+)
 
 
 @multi_asset(
@@ -56,8 +125,14 @@ from whiteglove.review import load_decisions, review_queue
             ),
         ),
     },
+    check_specs=[MATCH_WEIGHT_DRIFT_CHECK, REVIEW_SHARE_CHECK],
 )
-def linkage(context: AssetExecutionContext, settings: RunSettings, customer_records: pl.DataFrame):
+def linkage(
+    context: AssetExecutionContext,
+    settings: RunSettings,
+    previous_publication: PreviousPublicationResource,
+    customer_records: pl.DataFrame,
+):
     sources = settings.config
     config = sources.linkage
     saved = sources.resolve(config.model) if config.model else None
@@ -94,6 +169,7 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
             ),
         },
     )
+    matched = result.pairs.filter(pl.col("match_probability") >= result.threshold.value).height
     yield Output(
         result.pairs,
         output_name="match_pairs",
@@ -104,9 +180,7 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
             blocking_rules_left_out=MetadataValue.json(result.left_out_rules),
             mode=result.mode,
             records_rescored=result.records_rescored,
-            pairs_at_or_above_match_threshold=result.pairs.filter(
-                pl.col("match_probability") >= result.threshold.value
-            ).height,
+            pairs_at_or_above_match_threshold=matched,
         ),
     )
     queue = review_queue(result.review, customer_records, list(config.match_fields))
@@ -136,11 +210,18 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
             "strong_identifiers": MetadataValue.json(list(strong_fields(choices))),
         },
     )
+    previous_weights = _previous_column(previous_publication, "match_pairs", "match_weight")
+    yield health_result(
+        MATCH_WEIGHT_DRIFT_CHECK,
+        judge_match_weight_drift(result.pairs["match_weight"], previous_weights),
+    )
+    yield health_result(REVIEW_SHARE_CHECK, judge_review_share(queue.height, matched))
 
 
 @asset(
     group_name="link",
     kinds={"scipy", "polars"},
+    check_specs=[LINKED_SHARE_CHECK, CLUSTER_TAIL_CHECK],
     description=(
         "Each customer record's cluster: connected components of pairs at or above the match "
         "threshold (linkage_choices), with steward decisions applied. A cluster larger than "
@@ -154,10 +235,11 @@ def linkage(context: AssetExecutionContext, settings: RunSettings, customer_reco
 def clusters(
     context: AssetExecutionContext,
     settings: RunSettings,
+    previous_publication: PreviousPublicationResource,
     customer_records: pl.DataFrame,
     match_pairs: pl.DataFrame,
     linkage_choices: dict,
-) -> Output[pl.DataFrame]:
+) -> Iterator[Output[pl.DataFrame] | AssetCheckResult]:
     sources = settings.config
     config = sources.linkage
     decisions = load_decisions(sources.resolve(config.decisions)) if config.decisions else None
@@ -177,7 +259,7 @@ def clusters(
             f"(sizes {result.still_implausible[:10]}); they are published as they are"
         )
     sizes = result.size_figures()
-    return Output(
+    yield Output(
         result.clusters,
         metadata=table_metadata(
             result.clusters,
@@ -192,6 +274,43 @@ def clusters(
             cluster_size_distribution=MetadataValue.json(sizes["distribution"]),
         ),
     )
+    previous_ids = _previous_column(previous_publication, "customer_xref", "golden_id")
+    previous_share = (
+        None if previous_ids is None else linked_share(previous_ids.to_frame(), "golden_id")
+    )
+    yield health_result(
+        LINKED_SHARE_CHECK,
+        judge_linked_share(linked_share(result.clusters, "cluster_id"), previous_share),
+    )
+    yield health_result(
+        CLUSTER_TAIL_CHECK,
+        judge_cluster_tail(result.clusters, "cluster_id", config.max_cluster_size),
+    )
+
+
+def health_result(spec: AssetCheckSpec, health: Health) -> AssetCheckResult:
+    """A linkage figure as a WARN check result: never blocking; the figure, its threshold and
+    the other figures it was judged with as metadata."""
+    observed = health.observed if math.isfinite(health.observed) else str(health.observed)
+    return AssetCheckResult(
+        asset_key=spec.asset_key,
+        check_name=spec.name,
+        passed=health.passed,
+        severity=AssetCheckSeverity.WARN,
+        description=health.text,
+        metadata={"observed": observed, "threshold": health.threshold, **health.figures},
+    )
+
+
+def _previous_column(
+    previous_publication: PreviousPublicationResource, table: str, column: str
+) -> pl.Series | None:
+    """One column of a table of the previous publication (None: none published, or a
+    publication without it); one column only, since match_pairs may hold millions of rows."""
+    path = previous_publication.pinned.path(f"{table}.parquet")
+    if path is None or column not in pl.read_parquet_schema(path):
+        return None
+    return pl.read_parquet(path, columns=[column]).get_column(column)
 
 
 # Thresholds of the precision-recall curve; each is a full clustering of the run's pairs.

@@ -8,6 +8,7 @@ from dagster import AssetKey, Definitions
 from pipelines.build import BUILD_JOB, build_definitions
 from whiteglove.config import load_sources
 from whiteglove.layout import BUNDLED_SOURCES
+from whiteglove.validation import CHECK_NAME
 
 STAGES = [
     "customer_records",
@@ -78,3 +79,21 @@ def test_a_run_reads_the_sources_file_a_fixed_few_times_not_once_per_step(tmp_pa
     assert outcome.success, outcome.failures
     assert len(reads) == 2, len(reads)
     assert len(outcome.materialized) > 20  # many steps, few reads
+
+
+def test_checks_have_short_distinct_names_and_the_link_stage_is_checked(tmp_path):
+    """Check names read whole in the UI (it cuts long ones in the middle), one per asset."""
+    defs = build_definitions(BUNDLED_SOURCES, tmp_path)
+    keys = list(defs.resolve_asset_graph().asset_check_keys)
+    checks = {(k.asset_key.to_user_string(), k.name) for k in keys}
+    assert len(checks) == len(keys)
+    assert all(CHECK_NAME.fullmatch(name) and len(name) <= 40 for _, name in checks)
+    assert {
+        ("match_pairs", "match_weight_drift"),
+        ("review_queue", "review_queue_share"),
+        ("clusters", "linked_records_share"),
+        ("clusters", "cluster_size_tail"),
+        ("raw_billing", "account_id_not_null"),
+        ("raw_billing", "email_facturacion_matches_pattern"),
+        ("golden_customers", "row_count_in_range"),
+    } <= checks

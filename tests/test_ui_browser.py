@@ -30,6 +30,7 @@ SERVER_START_SECONDS = 120
 RUN_SECONDS = 240
 UI_TIMEOUT_MS = 30_000
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+LOCATION = "whiteglove"  # workspace.yaml's location_name
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)"
@@ -180,6 +181,15 @@ def expected(server):
     for key in graph.asset_check_keys:
         checks.setdefault(key.asset_key.to_user_string(), []).append(key.name)
     return assets, checks
+
+
+def test_the_code_location_is_named_whiteglove(server, page):
+    from playwright.sync_api import expect
+
+    entries = server.graphql(LOCATIONS)["workspaceOrError"]["locationEntries"]
+    assert [e["name"] for e in entries] == [LOCATION]
+    page.goto(f"{server.url}/locations")
+    expect(page.get_by_text(LOCATION, exact=True).first).to_be_visible()
 
 
 def test_every_asset_and_asset_check_is_listed(server, page, expected):

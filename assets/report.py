@@ -17,13 +17,20 @@ from dagster import (
     asset,
 )
 
+from assets.changes import run_snapshot
 from assets.checks import validation_name
 from assets.resources import PreviousPublicationResource, RunSettings
 from whiteglove.config import SourceConfig
 from whiteglove.documents import Documents
+from whiteglove.layout import (
+    DATA_DOCS_DIR,
+    DATA_QUALITY_REPORT,
+    LINKAGE_REPORT,
+    REPORTS_DIR,
+    report_paths,
+)
 from whiteglove.schema import CANONICAL_FIELDS
 
-REPORTS_DIR = "reports"
 DQ_METRICS = "data_quality_metrics.json"
 
 
@@ -84,15 +91,16 @@ def data_quality_report_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         )
         docs = data_docs([r["gx_result"] for r in results if r["gx_result"]], settings.layout.work)
         files = Documents(
-            {"data_quality.html": html, DQ_METRICS: json.dumps(metrics, indent=2, default=str)}
+            {DATA_QUALITY_REPORT: html, DQ_METRICS: json.dumps(metrics, indent=2, default=str)}
         )
-        published = settings.layout.published(REPORTS_DIR)
+        published = report_paths(run_snapshot(context, settings))
         totals = metrics.get("totals", {})
         return Output(
-            files | docs.under("data_docs"),
+            files | docs.under(DATA_DOCS_DIR),
             metadata={
-                "report": MetadataValue.path(str(published / "data_quality.html")),
-                "data_docs": MetadataValue.path(str(published / "data_docs" / "index.html")),
+                # where this run publishes it: a snapshot outlives the runs after it
+                "report": MetadataValue.url(published["data_quality_report"].as_uri()),
+                "data_docs": MetadataValue.url(published["data_docs"].as_uri()),
                 "summary": MetadataValue.md(metadata_markdown(metrics)),
                 **{k: v for k, v in totals.items() if isinstance(v, int | float)},
             },
@@ -112,7 +120,8 @@ def _unmapped(source: SourceConfig) -> list[str]:
     description=(
         "reports/linkage.html: the match threshold and cluster guards with why, the model's "
         "comparisons and weights, match-weight and cluster-size distributions, overlap "
-        "between sources, the review queue size and, when labels are given, accuracy."
+        "between sources, example pairs per match-weight band with the waterfall of their "
+        "weights (masked), the review queue size and, when labels are given, accuracy."
     ),
 )
 def linkage_report(
@@ -124,12 +133,17 @@ def linkage_report(
     linkage_accuracy: dict,
     linkage_choices: dict,
     linkage_model: dict,
+    customer_records: pl.DataFrame,
 ) -> Output[Documents]:
     from whiteglove.reports import linkage_report as render
     from whiteglove.reports import metadata_markdown
+    from whiteglove.reports.examples import example_pairs
 
     review = review_queue.height
     accuracy = linkage_accuracy if linkage_accuracy.get("labels") else None
+    examples = example_pairs(
+        match_pairs, customer_records, linkage_model, linkage_choices, settings.config.linkage
+    )
     html, metrics = render(
         match_pairs=match_pairs,
         xref=customer_xref,
@@ -139,12 +153,13 @@ def linkage_report(
         accuracy=accuracy,
         generated_at=datetime.now(UTC),
         run_id=context.run_id,
+        examples=examples,
     )
     return Output(
-        Documents({"linkage.html": html}),
+        Documents({LINKAGE_REPORT: html}),
         metadata={
-            "report": MetadataValue.path(
-                str(settings.layout.published(REPORTS_DIR) / "linkage.html")
+            "report": MetadataValue.url(
+                report_paths(run_snapshot(context, settings))["linkage_report"].as_uri()
             ),
             "summary": MetadataValue.md(metadata_markdown(metrics)),
             "review_queue_pairs": review,

@@ -91,6 +91,7 @@ def setup(tmp_path_factory) -> Setup:
     crm.write_text("\n".join(crm.read_text(encoding="utf-8").split("\n")[:-12]) + "\n")
     new_sources = changed / "sources.yaml"
     new_sources.write_text((root / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copyfile(root / "truth.csv", changed / "truth.csv")  # the labels it names
     reference = root / "reference"
     shutil.copytree(old_out, reference, symlinks=True)
     run(new_sources, reference)

@@ -221,6 +221,7 @@ def _subset_exports(root: Path, keep_people: set[int], target: Path) -> None:
         target / "exports" / "billing.parquet"
     )
     (target / "sources.yaml").write_text((root / "sources.yaml").read_text())
+    (target / "truth.csv").symlink_to(root / "truth.csv")  # the labels it names
 
 
 def test_golden_ids_survive_ten_percent_more_records(sample, tmp_path):

@@ -41,8 +41,9 @@ def crm_standardized() -> pl.DataFrame:
             "segment": ["gold", None, "gold", "silver", None],
             "_reasons": [[], [], [], [], ["missing record id"]],
             "_invalid": [[], ["phone"], [], ["date_of_birth"], []],
+            "_defaulted": [["country"], ["country"], [], [], []],
         },
-        schema_overrides=LISTS,
+        schema_overrides=LISTS | {"_defaulted": pl.List(pl.String)},
     )
 
 
@@ -61,8 +62,9 @@ def billing_standardized() -> pl.DataFrame:
             "country": ["ES", "ES"],
             "_reasons": [[], []],
             "_invalid": [["email"], []],
+            "_defaulted": [["country"], ["country"]],
         },
-        schema_overrides=LISTS,
+        schema_overrides=LISTS | {"_defaulted": pl.List(pl.String)},
     )
 
 
@@ -95,8 +97,9 @@ def quarantine_frame() -> pl.DataFrame:
 
 
 def expectation_results() -> list[dict]:
-    def outcome(name, success, severity="ERROR", column="email"):
+    def outcome(name, success, severity="ERROR", column="email", mostly=None):
         return {
+            "mostly": mostly,
             "name": name,
             "expectation_type": "expect_column_values_to_not_be_null",
             "column": column,
@@ -114,11 +117,15 @@ def expectation_results() -> list[dict]:
             "suite": "crm",
             "stage": "standardized",
             "outcomes": [
-                outcome("email present", False, "WARN"),
+                outcome("email present", False, "WARN", mostly=0.9),
                 outcome("ids unique", True, column="source_record_id"),
             ],
         },
-        {"suite": "billing", "stage": "standardized", "outcomes": [outcome("phone ok", True)]},
+        {
+            "suite": "billing",
+            "stage": "standardized",
+            "outcomes": [outcome("phone ok", True, column="phone")],
+        },
     ]
 
 
@@ -167,6 +174,7 @@ def test_profile_source_counts_accepted_rows_only():
         "invalid_nulled",
         "validity",
         "distinct",
+        "defaulted",
     ]
     email = by_field["email"]
     assert (email["rows"], email["non_null"], email["completeness"]) == (4, 3, 0.75)
@@ -178,6 +186,9 @@ def test_profile_source_counts_accepted_rows_only():
     assert by_field["email"]["validity"] == 1.0
     # An attribute column is profiled too; lineage and private columns are not.
     assert by_field["segment"]["completeness"] == 0.75
+    # two countries were filled from the sources file's default: not given by the source
+    country = by_field["country"]
+    assert (country["non_null"], country["defaulted"], country["completeness"]) == (4, 2, 0.5)
     assert "record_key" not in by_field and "_invalid" not in by_field
     assert set(prof["source"]) == {"crm"}
 
@@ -239,10 +250,46 @@ def test_dq_html_has_every_section_and_the_figures():
 def test_expectations_are_listed_with_badges_failures_first():
     html, _ = dq()
     exp = section(html, "expectations")
-    assert exp.count('class="badge b-fail"') == 1
-    assert exp.count('class="badge b-pass"') == 2
-    assert exp.index("email present") < exp.index("ids unique")  # the failure is listed first
-    assert "WARN" in exp and "25.00%" in exp
+    failed, every = exp.split('id="all-expectations"')
+    # the failures on their own first, then every result behind a toggle
+    assert failed.count('class="badge b-fail"') == 1 and 'class="badge b-pass"' not in failed
+    assert every.count('class="badge b-fail"') == 1 and every.count('class="badge b-pass"') == 2
+    assert every.index("email present") < every.index("ids unique")  # failures first here too
+    assert "WARN" in failed and "25.00%" in failed
+    assert 'href="data_docs/index.html"' in exp
+
+
+def test_sources_are_ranked_worst_first_by_a_score_the_reader_can_redo():
+    html, metrics = dq()
+    crm, billing = metrics["sources"]["crm"], metrics["sources"]["billing"]
+    for source in (crm, billing):
+        parts = source["score_parts"]
+        assert source["score"] == pytest.approx(100 * sum(parts.values()) / 4, abs=0.1)
+    # crm: a third of its rows quarantined, a failed check, email below its threshold
+    assert crm["score_parts"]["acceptance"] == pytest.approx(4 / 6, abs=1e-3)
+    assert crm["score_parts"]["checks"] == 0.5
+    assert metrics["ranking"] == ["crm", "billing"] and crm["score"] < billing["score"]
+    ranking = section(html, "ranking")
+    assert "Worst source: crm" in text(ranking)
+    rows = re.findall(r'<tr class="rank" data-source="([^"]+)" data-score="([^"]+)"', ranking)
+    assert [r[0] for r in rows] == ["crm", "billing"]
+    assert [float(r[1]) for r in rows] == sorted(float(r[1]) for r in rows)
+
+
+def test_the_heatmap_draws_each_sources_threshold_and_marks_defaults():
+    html, metrics = dq()
+    crm = metrics["sources"]["crm"]
+    # the suite asks for 90% of emails; 3 of 4 accepted crm rows have one
+    assert crm["thresholds"]["email"] == 0.9 and crm["below_threshold"] == ["email"]
+    assert crm["defaulted"] == {"country": 2}
+    completeness = section(html, "completeness")
+    cells = re.findall(r'<td class="num heat( below)?"[^>]*title="([^"]+)"', completeness)
+    below = {title.split(":")[0] for flag, title in cells if flag}
+    assert below == {"crm · email"}
+    assert "min 90.0%" in text(completeness)
+    assert "+2 from defaults" in text(completeness)  # two crm countries were filled in
+    # billing gave no country at all: a default is not completeness
+    assert "2 from defaults" in text(completeness).replace("+2 from defaults", "")
 
 
 def test_quarantine_counts_and_masked_sample():

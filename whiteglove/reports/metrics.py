@@ -32,6 +32,7 @@ PROFILE_SCHEMA = {
     "invalid_nulled": pl.Int64,
     "validity": pl.Float64,
     "distinct": pl.Int64,
+    "defaulted": pl.Int64,
 }
 # Fields the standard suites validate: shown under Validity even when nothing was nulled.
 VALIDATED_FIELDS = {"email", "phone", "date_of_birth", "postcode", "national_id"}
@@ -53,9 +54,11 @@ def profile_source(standardized: pl.DataFrame, source: str) -> pl.DataFrame:
     """Completeness, validity and distinct counts of every field of one source's accepted rows.
 
     One row per canonical identity field present in the frame, then per attribute column:
-    source, field, rows, non_null, completeness (0-1), invalid_nulled (accepted rows whose
+    source, field, rows, non_null, completeness (0-1, of the values the source gave: a value
+    filled from the sources file's defaults is not one), invalid_nulled (accepted rows whose
     `_invalid` names the field), validity (non_null / (non_null + invalid_nulled); null when
-    there was nothing to judge) and distinct (non-null distinct values).
+    there was nothing to judge), distinct (non-null distinct values) and defaulted (values
+    filled from defaults, `_defaulted`).
     """
     frame = standardized
     if "_reasons" in frame.columns:
@@ -74,15 +77,7 @@ def profile_source(standardized: pl.DataFrame, source: str) -> pl.DataFrame:
         *[pl.col(f).count().alias(f"nn:{f}") for f in fields],
         *[pl.col(f).drop_nulls().n_unique().alias(f"nd:{f}") for f in fields],
     ).row(0, named=True)
-    invalid: dict[str, int] = {}
-    if "_invalid" in frame.columns:
-        counts = (
-            frame.select(pl.col("_invalid").list.unique().explode().alias("field"))
-            .drop_nulls()
-            .group_by("field")
-            .len()
-        )
-        invalid = dict(counts.iter_rows())
+    invalid, defaulted = _named_fields(frame, "_invalid"), _named_fields(frame, "_defaulted")
 
     rows = frame.height
     out = pl.DataFrame(
@@ -93,15 +88,32 @@ def profile_source(standardized: pl.DataFrame, source: str) -> pl.DataFrame:
             "non_null": [stats[f"nn:{f}"] for f in fields],
             "invalid_nulled": [invalid.get(f, 0) for f in fields],
             "distinct": [stats[f"nd:{f}"] for f in fields],
+            "defaulted": [defaulted.get(f, 0) for f in fields],
         },
-        schema_overrides={k: PROFILE_SCHEMA[k] for k in ("rows", "non_null", "invalid_nulled")},
+        schema_overrides={
+            k: PROFILE_SCHEMA[k] for k in ("rows", "non_null", "invalid_nulled", "defaulted")
+        },
     )
     judged = pl.col("non_null") + pl.col("invalid_nulled")
+    given = pl.col("non_null") - pl.col("defaulted")
     return out.with_columns(
-        pl.when(pl.col("rows") > 0).then(pl.col("non_null") / pl.col("rows")).alias("completeness"),
+        pl.when(pl.col("rows") > 0).then(given / pl.col("rows")).alias("completeness"),
         pl.when(judged > 0).then(pl.col("non_null") / judged).alias("validity"),
         pl.col("distinct").cast(pl.Int64),
     ).select(list(PROFILE_SCHEMA))
+
+
+def _named_fields(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    """Rows per field named in a list column such as `_invalid`."""
+    if column not in frame.columns:
+        return {}
+    counts = (
+        frame.select(pl.col(column).list.unique().explode().alias("field"))
+        .drop_nulls()
+        .group_by("field")
+        .len()
+    )
+    return dict(counts.iter_rows())
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,6 +206,8 @@ def _outcomes(expectation_results: list[dict]) -> list[dict]:
                     "element_count": o.get("element_count"),
                     "unexpected_count": o.get("unexpected_count"),
                     "unexpected_percent": o.get("unexpected_percent"),
+                    "nulled_as_invalid": o.get("nulled_as_invalid") or 0,
+                    "mostly": o.get("mostly"),
                     "observed": observed_text(o.get("observed_value")),
                 }
             )
@@ -277,6 +291,7 @@ def _quality_metrics(
     outcomes: list[dict],
 ) -> dict:
     identity = [f for f in fields if f in IDENTITY_FIELDS]
+    thresholds = completeness_thresholds(outcomes)
     per_source: dict[str, dict] = {}
     for s in sources:
         acc = int(accepted.get(s, 0) or 0)
@@ -284,7 +299,9 @@ def _quality_metrics(
         checks = [o for o in outcomes if o["suite"] == s]
         mine = {f: prof[(s, f)] for f in fields if (s, f) in prof}
         comp = {f: _round(r["completeness"]) for f, r in mine.items()}
-        ident = [comp[f] for f in identity if comp.get(f) is not None]
+        # a field the source never gives (every value a default) says nothing about it
+        given = [f for f in identity if f in mine and mine[f]["defaulted"] < mine[f]["rows"]]
+        ident = [comp[f] for f in given if comp.get(f) is not None]
         per_source[s] = {
             "rows": acc + quar,
             "accepted": acc,
@@ -298,7 +315,15 @@ def _quality_metrics(
             },
             "checks_passed": sum(o["success"] for o in checks),
             "checks_failed": sum(not o["success"] for o in checks),
+            "defaulted": {f: int(r["defaulted"]) for f, r in mine.items() if r["defaulted"]},
+            "thresholds": {f: t for (src, f), t in thresholds.items() if src == s},
+            "below_threshold": sorted(
+                f
+                for (src, f), t in thresholds.items()
+                if src == s and comp.get(f) is not None and comp[f] < t
+            ),
         }
+        per_source[s] |= source_score(per_source[s])
     suites: dict[str, dict] = {}
     for o in outcomes:
         d = suites.setdefault(str(o["suite"]), {"passed": 0, "failed": 0, "failed_error": 0})
@@ -317,10 +342,52 @@ def _quality_metrics(
             ),
         },
         "sources": per_source,
+        "ranking": sorted(per_source, key=lambda s: (per_source[s]["score"], s)),
         "expectations": suites,
         "quarantine_reasons": {
             r: int(n) for r, n in _reason_totals(reasons).head(TOP_REASONS * 2).iter_rows()
         },
+    }
+
+
+# What a source's score weighs, equally: a plain mean a reader can redo from the table.
+SCORE_PARTS = {
+    "completeness": "mean completeness of the identity fields it gives",
+    "validity": "mean share of its given values that passed validation",
+    "acceptance": "share of its rows not quarantined",
+    "checks": "share of its expectations that passed",
+}
+
+
+def source_score(source: dict) -> dict:
+    """A source's data-quality score (0-100) and its parts (0-1), for the ranking.
+
+    Each part is a share where 1 is perfect; a part with nothing to measure (no checks, no
+    validated field) counts as 1, so a source is not ranked down for what it lacks.
+    """
+    validity = [v for v in source["validity"].values() if v is not None]
+    checks = source["checks_passed"] + source["checks_failed"]
+    parts = {
+        "completeness": source["mean_completeness"]
+        if source["mean_completeness"] is not None
+        else 1.0,
+        "validity": sum(validity) / len(validity) if validity else 1.0,
+        "acceptance": 1 - (source["quarantine_rate"] or 0.0),
+        "checks": source["checks_passed"] / checks if checks else 1.0,
+    }
+    score = 100 * sum(parts.values()) / len(parts)
+    return {"score": round(score, 1), "score_parts": {k: _round(v) for k, v in parts.items()}}
+
+
+def completeness_thresholds(outcomes: list[dict]) -> dict[tuple[str, str], float]:
+    """(source, field) -> the completeness its suite asks for: the `mostly` of the
+    standardized-stage not-null expectation on the field (all values when it sets none)."""
+    return {
+        (str(o["suite"]), str(o["column"])): float(o["mostly"] if o["mostly"] is not None else 1.0)
+        for o in outcomes
+        if o["stage"] == "standardized"
+        and o["expectation_type"] == "expect_column_values_to_not_be_null"
+        and o["column"]
     }
 
 

@@ -17,9 +17,11 @@ import polars as pl
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from whiteglove.layout import DATA_DOCS_DIR
 from whiteglove.reports import charts
 from whiteglove.reports.formats import number, pct, pct_value, thousands
 from whiteglove.reports.metrics import (
+    SCORE_PARTS,
     change,
     linkage_figures,
     match_weight,
@@ -40,8 +42,14 @@ ACCURACY_NAMES = {
     "predicted_pairs": "Predicted pairs",
     "true_positives": "True positives",
     "threshold": "Threshold",
+    "true_customers": "True customers",
+    "predicted_customers": "Golden customers",
+    "rebuilt_exactly": "True customers rebuilt exactly",
+    "rebuilt_exactly_share": "Share rebuilt exactly",
+    "split_customers": "True customers split apart",
+    "merged_clusters": "Golden customers merging true ones",
 }
-SHARES = ("precision", "recall", "f1")
+SHARES = ("precision", "recall", "f1", "rebuilt_exactly_share")
 
 
 @cache
@@ -115,6 +123,9 @@ def data_quality_report(
         profiles=prof,
         validity_fields=fig["validity_fields"],
         outcomes=fig["outcomes"],
+        ranking=metrics["ranking"],
+        score_parts=SCORE_PARTS,
+        data_docs=f"{DATA_DOCS_DIR}/index.html",
         quarantine=q,
         colors=colors,
         heat_gradient=charts.heat_gradient(),
@@ -128,7 +139,8 @@ def data_quality_report(
                     (f, s): prof[(s, f)]["completeness"]
                     for f in fields
                     for s in sources
-                    if (s, f) in prof
+                    # a field every value of which is a default has no completeness to draw
+                    if (s, f) in prof and prof[(s, f)]["defaulted"] < prof[(s, f)]["rows"]
                 },
                 colors,
                 title="Completeness by field and source",
@@ -157,7 +169,7 @@ def _quality_cards(t: dict, n_sources: int) -> list[tuple[str, str, str, str | N
             "Checks passed",
             f"{t['checks_passed']:,} / {t['checks_passed'] + t['checks_failed']:,}",
             "expectations",
-            "ok",
+            failed_tone or "ok",
         ),
         (
             "Checks failed",
@@ -253,13 +265,15 @@ def linkage_report(
     accuracy: dict | None,
     generated_at: datetime,
     run_id: str,
+    examples: list[dict] | None = None,
 ) -> tuple[str, dict]:
     """The linkage report (html) and its metrics.
 
     `choices` are the run's linkage choices (whiteglove/linkage/choices.py): the thresholds,
     what chose them, and the cluster guards. Thresholds are match probabilities, as the
     pipeline uses them; on the match-weight histogram they are drawn at the equivalent weight
-    log2(p / (1 - p)).
+    log2(p / (1 - p)). `examples` are example pairs per match-weight band with their
+    waterfalls (whiteglove/reports/examples.py), personal values already masked.
     """
     match_threshold = choices["match_threshold"]["value"]
     review_threshold = choices["review_threshold"]
@@ -274,6 +288,7 @@ def linkage_report(
     sources, overlap = fig["sources"], fig["overlap"]
     combinations = top_combinations(fig["combinations"])
     sizes = fig["cluster_sizes"]
+    comparisons = _comparison_levels(model)
     page = render(
         "linkage.html.j2",
         run_id=run_id,
@@ -309,8 +324,10 @@ def linkage_report(
             ),
         ],
         threshold=choices["match_threshold"],
+        review_threshold=review_threshold,
         guards=choices["guards"],
-        comparisons=_comparison_levels(model),
+        comparisons=comparisons,
+        examples=_with_waterfalls(examples),
         accuracy=[
             (ACCURACY_NAMES.get(k, k), pct(v, 2) if k in SHARES else number(v))
             for k, v in fig["accuracy"]
@@ -319,6 +336,11 @@ def linkage_report(
         else None,
         charts={
             "weights": _weights_chart(fig["weight_bins"], match_threshold, review_threshold),
+            "levels": charts.level_weights(
+                comparisons, title="m, u and match weight of each comparison level"
+            )
+            if any(c["levels"] for c in comparisons)
+            else "",
             "clusters": charts.columns(
                 [r["label"] for r in sizes],
                 [r["customers"] for r in sizes],
@@ -408,4 +430,29 @@ def _weights_chart(bins: list, match_threshold: float, review_threshold: float) 
         color=lambda lo, hi: LINKED if lo >= mw else (REVIEW if hi > rw else KEPT),
         title="Scored pairs by match weight",
         x_label="match weight (log2 odds)",
+        y_label="scored pairs",
     )
+
+
+def _with_waterfalls(examples: list[dict] | None) -> list[dict] | None:
+    """Each example pair given its waterfall chart."""
+    if examples is None:
+        return None
+    return [
+        {
+            **band,
+            "pairs": [
+                {
+                    **pair,
+                    "probability_text": charts.probability_text(pair["match_probability"]),
+                    "chart": charts.waterfall(
+                        pair["waterfall"],
+                        title=f"How the match weight of {pair['left']} and {pair['right']} adds up",
+                        match_weight=pair["match_weight"],
+                    ),
+                }
+                for pair in band["pairs"]
+            ],
+        }
+        for band in examples
+    ]

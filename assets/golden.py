@@ -16,6 +16,12 @@ from dagster import (
 from assets.checks import validated_asset, validated_outputs
 from assets.metadata import table_metadata
 from assets.resources import PreviousPublicationResource, RunSettings
+from whiteglove.columns import (
+    CUSTOMER_XREF_DESCRIPTIONS,
+    GOLDEN_LINEAGE_DESCRIPTIONS,
+    golden_column_descriptions,
+    published_golden_schema,
+)
 from whiteglove.golden import describe_rules, survive
 from whiteglove.golden_ids import assign_golden_ids, crosswalk, orphan_counts
 from whiteglove.schema import record_key
@@ -64,6 +70,7 @@ def customer_xref(
         metadata=table_metadata(
             xref,
             reveal_personal_data=settings.reveal_personal_data,
+            descriptions=CUSTOMER_XREF_DESCRIPTIONS,
             records_keeping_previous_golden_id=kept,
         ),
     )
@@ -83,8 +90,9 @@ def golden_customers_asset(suite: Suite) -> AssetsDefinition:
     table = AssetOut(
         kinds={"polars", "great_expectations"},
         description=(
-            "One row per customer: surviving identity fields, attributes, counts. "
-            "Validated with the golden_customers suite."
+            "One row per customer: surviving identity fields, attributes, counts; published "
+            "with valid_from and last_changed (golden_changes). Validated with the "
+            "golden_customers suite."
         ),
     )
 
@@ -127,12 +135,16 @@ def golden_customers_asset(suite: Suite) -> AssetsDefinition:
             metadata=table_metadata(
                 lineage,
                 reveal_personal_data=reveal,
+                descriptions=GOLDEN_LINEAGE_DESCRIPTIONS,
                 rows_by_rule=MetadataValue.json(dict(per_rule.iter_rows())),
             ),
         )
         metadata = table_metadata(
             golden,
             reveal_personal_data=reveal,
+            # as published: with the history columns publication adds (golden_changes)
+            schema=published_golden_schema(golden.schema),
+            descriptions=golden_column_descriptions(config),
             survivorship=MetadataValue.md(
                 "| column | rule | customers with a value |\n|---|---|---|\n"
                 + "\n".join(f"| {c} | {r} | {filled[c]} |" for c, r in rules.items())

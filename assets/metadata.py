@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
+from whiteglove.columns import readable_type
 from whiteglove.masking import mask_frame
 
 PREVIEW_ROWS = 5
@@ -27,12 +28,15 @@ def table_metadata(
     reveal_personal_data: bool = False,
     kinds: Mapping[str, str] | None = None,
     descriptions: Mapping[str, str] | None = None,
+    schema: Mapping[str, pl.DataType] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """Row count, schema and a preview, masked unless `reveal_personal_data`.
 
     `kinds` says what columns hold when their names do not (`masking.source_column_kinds`);
-    `descriptions` documents columns in the schema the UI shows.
+    `descriptions` documents columns in the schema the UI shows; `schema` declares the table
+    as it is published when a later step adds columns (default: the frame's own). Types read
+    as people name them (whiteglove.columns.readable_type).
     """
     visible = [c for c in frame.columns if not c.startswith("_")]
     preview = pl.DataFrame([frame.get_column(c).head(PREVIEW_ROWS) for c in visible])
@@ -43,8 +47,8 @@ def table_metadata(
         "dagster/row_count": frame.height,
         "dagster/column_schema": TableSchema(
             columns=[
-                TableColumn(name=c, type=str(t), description=descriptions.get(c))
-                for c, t in frame.schema.items()
+                TableColumn(name=c, type=readable_type(t), description=descriptions.get(c))
+                for c, t in (schema or frame.schema).items()
             ]
         ),
         "preview": preview_table(preview),

@@ -13,6 +13,7 @@ from dagster import DagsterInstance, UrlMetadataValue
 
 from pipelines.runner import run_pipeline
 from tests.browser import chromium
+from tests.test_data_docs import offline_page, visible_icons
 from whiteglove.layout import BUNDLED_SOURCES, REPORT_FILES
 
 
@@ -89,3 +90,18 @@ def test_no_count_or_row_number_holds_a_mask_character(bundled, page, report):
     # and they read as numbers: digits, separators, units, signs and dashes only
     odd = [n for n in numbers if n.strip() and not re.fullmatch(r"[\d.,%+\-−–—·()a-z\s/≥×]*", n)]
     assert odd == [], odd[:5]
+
+
+def test_data_docs_of_the_bundled_sample_open_offline_from_the_report(bundled, tmp_path):
+    """Followed from the report's link, with no network: nothing fetched from outside, no
+    script error, and the failed check of the sample shows its red cross."""
+    out, _ = bundled
+    with offline_page(tmp_path / "offline") as (page, requests, errors):
+        page.goto((out / "reports" / "data_quality.html").as_uri())
+        page.locator('#expectations a[href="data_docs/index.html"]').click()
+        page.wait_for_load_state("load")
+        assert page.url.endswith("/reports/data_docs/index.html")
+        icons = visible_icons(page, "#whiteglove-results .dd-icon")
+        assert icons and any(i["title"] == "failed" for i in icons)
+    assert [r for r in requests if not r.startswith("file://")] == []
+    assert errors == []

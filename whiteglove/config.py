@@ -296,9 +296,13 @@ class LinkageConfig(_Strict):
     max_comparisons: int = Field(default=50_000_000, ge=1)
     u_sample_pairs: float = Field(default=2e6, ge=1e4)
     # Memory DuckDB may use for linking before it spills to a temporary folder (DuckDB's
-    # syntax: "2GB", "500MB", "50%"). 2 GB links a million records as fast as no limit does
-    # here, and keeps the whole run under 6 GB.
-    duckdb_memory_limit: str = Field(default="2GB", pattern=r"^\s*\d+(\.\d+)?\s*(%|[KMGT]i?B)\s*$")
+    # syntax: "2GB", "500MB", "50%"), and its threads. "auto" follows the machine
+    # (whiteglove/machine.py): a thread per core, 1 GiB per thread, at least 2 GiB and at
+    # most 60% of memory; a thread count of its own choosing never outgrows the memory.
+    duckdb_memory_limit: str = Field(
+        default="auto", pattern=r"^\s*(auto|\d+(\.\d+)?\s*(%|[KMGT]i?B))\s*$"
+    )
+    duckdb_threads: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = "auto"
     seed: int = 42
     # A saved Splink model (JSON, as each run writes to model.json): loaded instead of trained,
     # so nightly runs are repeatable and fast.

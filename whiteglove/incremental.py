@@ -53,6 +53,7 @@ _NOT_SCORING = {
     "labels",
     "spark",
     "duckdb_memory_limit",
+    "duckdb_threads",
 }
 # Libraries whose output is stored in reused tables or states; a new version rebuilds them.
 _LIBRARIES = ["polars", "pyarrow", "duckdb", "splink", "phonenumbers", "great_expectations"]

@@ -13,6 +13,7 @@ import polars as pl
 
 from whiteglove.config import LinkageConfig
 from whiteglove.linkage.spark import spark_session
+from whiteglove.machine import DuckDBLimits, duckdb_limits
 
 if TYPE_CHECKING:
     from splink.internals.database_api import DatabaseAPI
@@ -35,18 +36,24 @@ def duckdb_connection(config: LinkageConfig) -> Iterator[duckdb.DuckDBPyConnecti
     # scored pairs, term frequencies, training samples), gigabytes at a million records.
     with (
         tempfile.TemporaryDirectory(prefix="whiteglove-duckdb-") as spill,
-        duckdb.connect(config=duckdb_config(config.duckdb_memory_limit, spill)) as con,
+        duckdb.connect(config=duckdb_config(linking_limits(config), spill)) as con,
     ):
         yield con
 
 
-def duckdb_config(memory_limit: str, spill_dir: str) -> dict[str, str]:
-    """DuckDB settings for a working connection: bounded memory, spilling to `spill_dir`.
+def duckdb_config(limits: DuckDBLimits, spill_dir: str) -> dict[str, str]:
+    """DuckDB settings for a working connection: bounded threads and memory, spilling to
+    `spill_dir`.
 
     DuckDB's own default takes 80% of the machine's memory, and an in-memory database spills
     into the current directory; a pipeline shares the machine and must not write there.
     """
-    return {"memory_limit": memory_limit, "temp_directory": spill_dir}
+    return {**limits.config(), "temp_directory": spill_dir}
+
+
+def linking_limits(config: LinkageConfig) -> DuckDBLimits:
+    """The threads and memory of this run's linking connection (linkage.duckdb_*)."""
+    return duckdb_limits(config.duckdb_memory_limit, config.duckdb_threads)
 
 
 def open_backend(

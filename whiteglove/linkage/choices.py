@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import polars as pl
 
 from whiteglove.config import LinkageConfig
+from whiteglove.linkage.backends import linking_limits
 from whiteglove.linkage.model import disagreement_shares
 
 # Thresholds an estimated one is chosen from: below 0.3 the review band would be empty and
@@ -122,6 +123,7 @@ def linkage_choices(
             "max_cluster_size": config.max_cluster_size,
             "one_record_per_customer": list(config.one_record_per_customer),
         },
+        **({"duckdb": linking_limits(config).summary()} if config.backend == "duckdb" else {}),
     }
 
 

@@ -12,6 +12,7 @@ from assets.changes import golden_changes
 from assets.extract import raw_source_asset
 from assets.golden import customer_xref, golden_customers_asset
 from assets.link import clusters, linkage, linkage_accuracy
+from assets.lookup import match_records
 from assets.publish import published_outputs_asset
 from assets.report import data_quality_report_asset, linkage_report
 from assets.standardize import customer_records_asset, quarantine_asset, standardized_source_asset
@@ -34,6 +35,7 @@ def build_assets(config: SourcesConfig) -> list[AssetsDefinition]:
         clusters,
         linkage_accuracy,
         customer_xref,
+        match_records,
         golden_customers_asset(suite_for(config, GOLDEN_SUITE)),
         golden_changes,
         data_quality_report_asset(config.sources),

@@ -190,7 +190,11 @@ def linkage(
         metadata=table_metadata(queue, reveal_personal_data=settings.reveal_personal_data),
     )
     choices = linkage_choices(
-        result.pairs["match_probability"], result.model_json, result.threshold, config
+        result.pairs["match_probability"],
+        result.model_json,
+        result.threshold,
+        config,
+        result.blocking_rules,
     )
     threshold = choices["match_threshold"]
     context.log.info(

@@ -20,6 +20,7 @@ from whiteglove.changes import change_counts, with_history
 from whiteglove.config import SourceConfig
 from whiteglove.documents import Documents
 from whiteglove.layout import REPORTS_DIR, report_paths
+from whiteglove.lookup import MATCH_RECORDS, MATCH_SETTINGS, match_settings
 from whiteglove.publish import publish
 from whiteglove.safe_csv import csv_for_people
 from whiteglove.summary import run_summary
@@ -47,6 +48,7 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         quarantine: pl.DataFrame,
         match_pairs: pl.DataFrame,
         customer_xref: pl.DataFrame,
+        match_records: pl.DataFrame,
         golden_customers: pl.DataFrame,
         golden_lineage: pl.DataFrame,
         golden_changes: pl.DataFrame,
@@ -104,8 +106,12 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
                 "golden_lineage": golden_lineage,
                 "match_pairs": match_pairs,
                 "quarantine": quarantine,
+                MATCH_RECORDS: match_records,
             },
-            documents={"run_summary.json": summary},
+            documents={
+                "run_summary.json": summary,
+                MATCH_SETTINGS: match_settings(settings.config, linkage_choices),
+            },
             files=files | reports,
         )
         context.log.info(f"published {len(publication.files)} files to {publication.snapshot}")

@@ -359,10 +359,24 @@ def bench_pipeline(ds: Dataset, work: Path, run: int, timeout: float, env: dict)
         result["match_pairs"] = summary["stages"].get("match_pairs")
         result["records_per_second"] = round(result["records_read"] / m.wall_seconds, 1)
         result["accuracy"] = score(out / "customer_xref.parquet", Path(ds.truth), pipeline=True)
+        if run == 1:
+            result["lookup"] = bench_lookup(out, Path(ds.truth), env)
     elif m.ok:
         result.update(ok=False, error="the run succeeded but wrote no run_summary.json")
     shutil.rmtree(out, ignore_errors=True)  # gigabytes at 1M records
     return result
+
+
+def bench_lookup(out: Path, truth: Path, env: dict) -> dict:
+    """Single-record lookups against the run's publication (benchmarks/lookup_bench.py), in a
+    process of their own; the error, if they fail, instead of the figures."""
+    cmd = [sys.executable, str(BENCH_DIR / "lookup_bench.py"), "--out", str(out)]
+    done = subprocess.run(
+        [*cmd, "--truth", str(truth)], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        return {"error": _error_tail(done.stderr)}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def bench_plain(ds: Dataset, work: Path, run: int, timeout: float, env: dict) -> dict:
@@ -436,6 +450,7 @@ def combine(runs: list[dict], records: int) -> dict:
         },
         # accuracy does not depend on timing: the first good run's is the run's
         "accuracy": good[0]["accuracy"] if good else None,
+        "lookup": next((r["lookup"] for r in good if r.get("lookup")), None),
         "error": None if good else (runs[-1]["error"] if runs else "not run"),
     }
 
@@ -660,8 +675,41 @@ def markdown(report: dict) -> str:
             shown = _gib(value) + " GiB" if "RSS" in t["target"] else _num(value, ".4g")
             met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
             lines.append(f"| {t['target']} | {shown} | {met} |")
+    lines += _lookup_table(report["sizes"])
     lines += ["", *_steps_table(report["sizes"])]
     return "\n".join(lines) + "\n"
+
+
+def _lookup_table(sizes: list[dict]) -> list[str]:
+    """Single lookups against each size's publication (benchmarks/lookup_bench.py)."""
+    rows = [(s["records"], (s.get("pipeline") or {}).get("lookup")) for s in sizes]
+    rows = [(n, lk) for n, lk in rows if lk]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Single lookups (`whiteglove lookup`'s code, one process, after the first run): "
+        "latency of records of the batch typed as a caller gives them, the share finding the "
+        "golden customer the batch gave them first, and with typos added (two letters swapped "
+        "in one of first name, surname or email user name) the share finding the person's "
+        "customer first against the share of the same records the batch put there.",
+        "",
+        "| records | index load s | index RSS GiB | lookups | p50 ms | p95 ms "
+        "| own customer first | typo p95 ms | typos: right customer first | batch: right "
+        "customer |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, lk in rows:
+        if "error" in lk:
+            lines.append(f"| {n:,} | failed: {lk['error'].splitlines()[-1]} |||||||||")
+            continue
+        lines.append(
+            f"| {n:,} | {lk['index_load_seconds']} | {lk['index_rss_gib']} | {lk['lookups']} "
+            f"| {lk['p50_ms']} | {lk['p95_ms']} | {lk['own_customer_first']:.4f} "
+            f"| {lk['typo_p95_ms']} | {lk['typo_right_customer_first']:.4f} "
+            f"| {lk['batch_right_customer']:.4f} |"
+        )
+    return lines
 
 
 def _cell(part: dict) -> str:

@@ -151,4 +151,5 @@ def _result(
         mode=mode,
         records_rescored=rescored,
         threshold=threshold,
+        blocking_rules=[list(rule.columns) for rule in blocking.rules],
     )

@@ -84,10 +84,14 @@ def kept_threshold(previous: float, config: LinkageConfig) -> ThresholdChoice:
 
 
 def linkage_choices(
-    probabilities: pl.Series, model: dict, threshold: ThresholdChoice, config: LinkageConfig
+    probabilities: pl.Series,
+    model: dict,
+    threshold: ThresholdChoice,
+    config: LinkageConfig,
+    blocking_rules: list[list[str]] | None = None,
 ) -> dict:
-    """The threshold and guards this run uses, each with what it rests on, for
-    run_summary.json, the linkage report and the clusters asset."""
+    """The threshold, guards and blocking rules this run uses, each with what it rests on,
+    for run_summary.json, the linkage report, the clusters asset and lookups."""
     grid = tuple(sorted({*THRESHOLD_GRID, threshold.value}))
     curve = estimated_curve(probabilities, grid)
     curve = [
@@ -123,6 +127,8 @@ def linkage_choices(
             "max_cluster_size": config.max_cluster_size,
             "one_record_per_customer": list(config.one_record_per_customer),
         },
+        # each a list of match columns on which two records must agree to be compared
+        "blocking_rules": blocking_rules or [],
         **({"duckdb": linking_limits(config).summary()} if config.backend == "duckdb" else {}),
     }
 

@@ -21,6 +21,7 @@ class LinkageResult:
     mode: str  # "trained", "loaded" (linkage.model) or "incremental"
     records_rescored: int  # records whose pairs were scored in this run
     threshold: ThresholdChoice  # the match threshold, and what chose it
+    blocking_rules: list[list[str]]  # the rules that generated the candidate pairs
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def golden_customers_asset(suite: Suite) -> AssetsDefinition:
         records = customer_records.join(
             customer_xref.select("record_key", "golden_id"), on="record_key", maintain_order="left"
         )
-        golden, lineage = survive(records, attributes, config.golden)
+        golden, lineage = survive(records, attributes, config.golden, config.sources)
         rules = describe_rules(config.golden, attributes)
         filled = {c: golden.height - golden[c].null_count() for c in rules}
         reveal = settings.reveal_personal_data

@@ -40,6 +40,7 @@ FILES = (
     "exports/marketing.jsonl",
     "exports/support.csv",
     "truth.csv",
+    "truth_values.csv",
 )
 PHONE_FORMATS = {
     "+34 612 345 678": r"\+34 \d{3} \d{3} \d{3}",
@@ -309,6 +310,103 @@ def test_some_people_have_an_old_email_somewhere(sample):
             person = sample.truth_for("marketing")[i]["person_id"]
             per_person[person].add(m["email"].strip().lower())
     assert sum(len(e) > 1 for e in per_person.values()) > 10
+
+
+def _values(sample) -> dict[int, dict]:
+    with (sample.out / "truth_values.csv").open(encoding="utf-8", newline="") as fh:
+        return {int(r["person_id"]): r for r in csv.DictReader(fh)}
+
+
+def test_truth_values_hold_every_persons_current_and_outdated_values(sample):
+    values = _values(sample)
+    assert sorted(values) == list(range(sample.people))
+    truth = sample.truth_for("crm")
+    kinds = Counter()
+    for i, r in enumerate(sample.crm, 1):
+        if len(r) < 12 or not r[3] or r[3].endswith("@"):
+            continue
+        v = values[int(truth[i]["person_id"])]
+        email = r[3].strip().lower()
+        kinds["current" if email == v["email"] else "old" if email == v["old_email"] else "x"] += 1
+        assert r[5] in ("", "01/01/2099") or r[5] == "/".join(v["date_of_birth"].split("-")[::-1])
+        if r[8]:
+            assert r[8].zfill(5) in (v["postcode"], v["old_postcode"])
+        assert re.sub(r"\D", "", r[4] or "").endswith(v["phone"][3:]) or not r[4]
+    # every readable email is one of the two; most are current, some outdated
+    assert kinds["x"] == 0 and kinds["old"] > 0.03 * kinds["current"] > 0
+
+
+def _updated_days(sample) -> dict[str, list[tuple[int, str, str, int]]]:
+    """(person, email, postcode, day) of each CRM, billing and marketing record with a time."""
+    out = defaultdict(list)
+    truth = sample.truth_for("crm")
+    for i, r in enumerate(sample.crm, 1):
+        if len(r) > 11 and r[11] and r[3]:
+            day = datetime.strptime(r[11], "%d/%m/%Y %H:%M").toordinal()
+            out["crm"].append((int(truth[i]["person_id"]), r[3], r[8], day))
+    truth = sample.truth_for("billing")
+    for i, row in enumerate(sample.billing.iter_rows(named=True), 1):
+        if row["email_facturacion"]:
+            pc = str(row["codigo_postal"]) if row["codigo_postal"] is not None else ""
+            day = row["fecha_actualizacion"].toordinal()
+            out["billing"].append((int(truth[i]["person_id"]), row["email_facturacion"], pc, day))
+    truth = sample.truth_for("marketing")
+    for i, m in enumerate(sample.marketing, 1):
+        if m["email"]:
+            day = datetime.fromisoformat(m["updated_at"]).toordinal()
+            out["marketing"].append((int(truth[i]["person_id"]), m["email"], m["postal_code"], day))
+    return out
+
+
+def test_a_record_showing_an_outdated_email_was_last_updated_before_one_showing_the_current(
+    sample,
+):
+    # Outdated values sit in records nobody touched since the change (support tickets are
+    # left as they are: they note whatever contact a ticket came from).
+    values = _values(sample)
+    old_days, new_days = defaultdict(list), defaultdict(list)
+    for rows in _updated_days(sample).values():
+        for person, email, _, day in rows:
+            email = email.strip().lower()
+            if email == values[person]["old_email"]:
+                old_days[person].append(day)
+            elif email == values[person]["email"]:
+                new_days[person].append(day)
+    both = [p for p in old_days if p in new_days]
+    assert len(both) > 10
+    bad = [p for p in both if max(old_days[p]) >= min(new_days[p])]
+    print(len(bad), len(both), [(p, old_days[p], new_days[p]) for p in bad[:5]])
+    assert not bad
+
+
+def test_only_update_times_depend_on_the_history(tmp_path, monkeypatch):
+    from whiteglove.sample_data import history
+
+    generate(tmp_path / "a", people=300, seed=5)
+    monkeypatch.setattr(
+        history, "make_consistent", lambda seed, ppl, c, ct, b, bt, m, mt: (c, b, m)
+    )
+    generate(tmp_path / "b", people=300, seed=5)
+    crm = [
+        pl.read_csv(
+            tmp_path / x / "exports/crm.csv",
+            separator=";",
+            infer_schema=False,
+            truncate_ragged_lines=True,
+        )
+        for x in "ab"
+    ]
+    bill = [pl.read_parquet(tmp_path / x / "exports/billing.parquet") for x in "ab"]
+    mkt = [pl.read_ndjson(tmp_path / x / "exports/marketing.jsonl") for x in "ab"]
+    for (a, b), time in (
+        (crm, "UltimaModificacion"),
+        (bill, "fecha_actualizacion"),
+        (mkt, "updated_at"),
+    ):
+        assert a.drop(time).equals(b.drop(time))
+        assert not a[time].equals(b[time])  # the history did move some
+    for name in ("exports/support.csv", "truth.csv", "truth_values.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_names_carry_nicknames_typos_and_missing_accents(sample):

@@ -16,6 +16,7 @@ import yaml
 
 from whiteglove.config import GoldenConfig, SourcesConfigError, load_sources
 from whiteglove.golden import SURVIVING_FIELDS, golden_columns, survive
+from whiteglove.schema import GOLDEN_LINEAGE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUST = {"crm": 1, "billing": 2, "marketing": 3, "support": 4}
@@ -74,13 +75,13 @@ def origin(lineage: pl.DataFrame, column: str, golden_id: str = "G1") -> tuple[s
 
 
 # --------------------------------------------------------------------------- pick rules
-def test_default_is_most_trusted_source_then_most_recent():
+def test_source_priority_is_most_trusted_source_then_most_recent():
     frame = records(
         {"source": "crm", "id": "old", "updated_at": day(1), "email": "old@x.es"},
         {"source": "crm", "id": "new", "updated_at": day(5), "email": "new@x.es"},
         {"source": "billing", "id": "b", "updated_at": day(9), "email": "bill@x.es", "phone": "+1"},
     )
-    golden, lineage = survive(frame, ATTRIBUTES)
+    golden, lineage = run(frame, default="source_priority")
     assert value(golden, "email") == "new@x.es"
     assert origin(lineage, "email") == ("crm:new", "source_priority")
     # crm has no phone: the next source in trust order supplies it
@@ -367,7 +368,8 @@ def test_every_golden_value_has_one_lineage_row_naming_its_record_and_rule():
     # exactly one row per value, with the same value, and nothing for empty values
     assert lineage.height == values.height
     assert values.join(lineage, on=["golden_id", "field", "value"], how="anti").is_empty()
-    assert lineage.select(pl.all().null_count()).sum_horizontal().item() == 0
+    published = lineage.select(GOLDEN_LINEAGE_COLUMNS[:7])
+    assert published.select(pl.all().null_count()).sum_horizontal().item() == 0
     # the record named belongs to that golden customer
     owners = frame.select("golden_id", "record_key", "source", "source_record_id")
     assert lineage.join(
@@ -379,7 +381,7 @@ def test_every_golden_value_has_one_lineage_row_naming_its_record_and_rule():
         "last_updated_at": "latest",
     }
     for field, rule in lineage.select("field", "rule").unique().iter_rows():
-        assert rule == expected.get(field, "source_priority"), field
+        assert rule == expected.get(field, GoldenConfig().rule_for(field).rule), field
 
 
 def test_golden_columns_come_in_table_order():
@@ -406,6 +408,10 @@ def test_no_records_give_empty_tables_with_their_columns():
         "source_record_id",
         "record_key",
         "rule",
+        "agreeing_sources",
+        "value_dated_at",
+        "runner_up",
+        "low_confidence",
     ]
 
 
@@ -465,9 +471,16 @@ def test_a_valid_golden_section_loads(tmp_path):
     assert config.golden.rule_for("phone").rule == "most_recent"
 
 
-def test_no_golden_section_means_source_priority_everywhere(tmp_path):
-    path = write_sources(tmp_path, {})
-    assert load_sources(path).golden.rule_for("email").rule == "source_priority"
+def test_no_golden_section_means_each_fields_default(tmp_path):
+    golden = load_sources(write_sources(tmp_path, {})).golden
+    assert golden.default == "by_field"
+    # contact details: recency-weighted trust; identity facts: agreement; the rest: trust
+    assert [golden.rule_for(f).rule for f in ("email", "phone", "postcode")] == [
+        "trusted_recent"
+    ] * 3
+    assert golden.rule_for("date_of_birth").rule == "agreement"
+    assert golden.rule_for("first_name").rule == "source_priority"
+    assert golden.rule_for("payment_method").rule == "source_priority"
 
 
 @pytest.mark.parametrize(

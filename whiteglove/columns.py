@@ -80,6 +80,19 @@ GOLDEN_LINEAGE_DESCRIPTIONS = {
         f"The survivorship rule that chose or computed the value ({RULE_DERIVED} for "
         "full_name, latest for last_updated_at)"
     ),
+    # how sure a pick rule is (null for aggregates and derived values): whiteglove/golden.py
+    "agreeing_sources": "How many distinct sources hold this same value for the customer",
+    "value_dated_at": (
+        "When the newest record holding this value was updated (updated_at, or the source's "
+        "dated_by column): the value's age"
+    ),
+    "runner_up": (
+        "The value the rule would have chosen without this one (null when the customer's "
+        "records agree); personal, masked like the value"
+    ),
+    "low_confidence": (
+        "True when a runner-up exists and at least as many sources hold it as hold the value"
+    ),
 }
 
 

@@ -110,3 +110,146 @@ def cluster_metrics(predicted: pl.DataFrame, truth: pl.DataFrame) -> dict:
         "split_customers": per_entity.filter(pl.col("clusters") > 1).height,
         "merged_clusters": per_cluster.filter(pl.col("entities") > 1).height,
     }
+
+
+# ------------------------------------------------------------------------ golden values
+# The fields a truth of values can score; each has a current and possibly an outdated value.
+VALUE_FIELDS = ("email", "phone", "date_of_birth", "address_line", "postcode")
+
+
+@dataclass(frozen=True)
+class ValueScores:
+    """How often one golden column holds a customer's true value.
+
+    Customers are the true entities with at least one accepted record; each is scored on the
+    golden customer that holds most of its records. `available` counts those whose current
+    value is in at least one of their records: survivorship can only pick what it is given.
+    """
+
+    field: str
+    customers: int
+    current: float  # the golden value is the current one
+    outdated: float  # an earlier value of the same customer
+    missing: float  # no golden value
+    wrong: float  # anything else (another customer's, a typo, a value never true)
+    available: int
+    current_where_available: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _value_key(field: str, expr: pl.Expr) -> pl.Expr:
+    """Values compared as a reader would: emails without case, addresses without the way a
+    system spells them (accents, case, punctuation, the street type abbreviated or not)."""
+    text = expr.cast(pl.String).str.strip_chars()
+    if field == "email":
+        return text.str.to_lowercase()
+    if field == "address_line":
+        folded = (
+            text.str.to_lowercase()
+            .str.normalize("NFKD")
+            .str.replace_all(r"\p{Mn}", "")
+            .str.replace_all(r"[^a-z0-9]+", " ")
+            .str.strip_chars()
+        )
+        # the first word is the street type ("calle", "c", "avenida", "avda")
+        return folded.str.replace(r"^\S+\s*", "")
+    return text
+
+
+def golden_value_accuracy(
+    golden: pl.DataFrame,
+    xref: pl.DataFrame,
+    truth: pl.DataFrame,
+    truth_values: pl.DataFrame,
+    records: pl.DataFrame,
+    fields: tuple[str, ...] = VALUE_FIELDS,
+) -> dict[str, ValueScores]:
+    """Golden-value accuracy per field against a truth of values.
+
+    `golden`: golden_id and the fields; `xref`: record_key, golden_id; `truth`: record_key,
+    entity; `truth_values`: entity, then per field its current value and optionally
+    `old_<field>`, an outdated one; `records`: record_key and the fields as standardized.
+    Fields the truth or the golden table lacks are skipped.
+    """
+    fields = tuple(
+        f
+        for f in fields
+        if f in truth_values.columns and f in golden.columns and f in records.columns
+    )
+    joined = xref.select("record_key", "golden_id").join(
+        truth.select("record_key", pl.col("entity").cast(pl.String)), on="record_key"
+    )
+    # the golden customer holding most of an entity's records (ties: the smallest id)
+    home = (
+        joined.group_by("entity", "golden_id")
+        .len()
+        .sort(["entity", "len", "golden_id"], descending=[False, True, False])
+        .unique("entity", keep="first")
+        .select("entity", "golden_id")
+    )
+    values = truth_values.with_columns(pl.col("entity").cast(pl.String))
+    scores = {}
+    for field in fields:
+        old = f"old_{field}"
+        seen = (
+            joined.join(records.select("record_key", field), on="record_key")
+            .join(values.select("entity", field), on="entity", suffix="_true")
+            .group_by("entity")
+            .agg(
+                (_value_key(field, pl.col(field)) == _value_key(field, pl.col(f"{field}_true")))
+                .fill_null(False)
+                .any()
+                .alias("available")
+            )
+        )
+        frame = (
+            home.join(golden.select("golden_id", pl.col(field).alias("golden")), on="golden_id")
+            .join(
+                values.select(
+                    "entity",
+                    pl.col(field).alias("true"),
+                    (pl.col(old) if old in values.columns else pl.lit(None)).alias("old"),
+                ),
+                on="entity",
+            )
+            .join(seen, on="entity", how="left")
+            .select(
+                (g := _value_key(field, pl.col("golden"))).is_null().alias("missing"),
+                (g == _value_key(field, pl.col("true"))).fill_null(False).alias("current"),
+                (g == _value_key(field, pl.col("old"))).fill_null(False).alias("outdated"),
+                pl.col("available").fill_null(False),
+            )
+            .with_columns(pl.col("outdated") & ~pl.col("current"))
+        )
+        n = frame.height
+
+        def share(k: int, n: int = n) -> float:
+            return k / n if n else 0.0
+
+        current = int(frame["current"].sum())
+        outdated = int(frame["outdated"].sum())
+        missing = int(frame["missing"].sum())
+        available = frame.filter("available")
+        scores[field] = ValueScores(
+            field=field,
+            customers=n,
+            current=share(current),
+            outdated=share(outdated),
+            missing=share(missing),
+            wrong=share(n - current - outdated - missing),
+            available=available.height,
+            current_where_available=(
+                int(available["current"].sum()) / available.height if available.height else 1.0
+            ),
+        )
+    return scores
+
+
+def load_truth_values(file: Path, entity: str = "person_id") -> pl.DataFrame:
+    """A truth of values (the generator's truth_values.csv), its entity column as `entity`."""
+    raw = pl.read_csv(file, infer_schema=False)
+    if entity not in raw.columns:
+        raise LabelsError(f"truth values file {file}: missing column {entity!r}")
+    return raw.rename({entity: "entity"})

@@ -4,7 +4,17 @@ with the lineage of every value.
 The `golden:` section of the sources file names a rule per column; every other identity field
 and attribute uses the section's `default` (source_priority unless set).
 
+The default (`by_field`) gives each field its own rule (whiteglove/config.py
+FIELD_DEFAULT_RULES): contact details trusted_recent, date_of_birth and national_id
+agreement, everything else source_priority.
+
 Pick rules keep the value of one record:
+  trusted_recent   recency-weighted trust: a value older than its source's max age (counted
+                   back from the customer's newest dated value for the column) loses to
+                   fresher ones, and so does an undated one; among the rest, the value the
+                   most sources agree on, then the most trusted source, then the most recent
+  agreement        the value the most distinct sources agree on (a source's repeated records
+                   count once), then the most trusted source, then the most recent
   source_priority  the most trusted source that has a value; with `sources`, their order
   most_recent      the most recently updated record that has a value
   most_frequent    the value most records agree on
@@ -30,6 +40,11 @@ and names the first_name record (rule `derived`); last_updated_at names the late
 record_count, source_count and sources describe the whole cluster; customer_xref is their
 lineage.
 
+Pick rules also say how sure they are, per value, in lineage: how many sources agree on it,
+when its newest record was dated, the runner-up (the value the rule would pick without the
+winner's) and `low_confidence`: a runner-up exists and as many sources back it as the winner.
+A record is dated by updated_at, else by its source's `dated_by` column.
+
 Everything is vectorised: each rule becomes an integer key per record (preference rank *
 stride + position in the tie-break order), so a customer's winner is the minimum key of the
 records eligible under that rule, one group_by for all columns.
@@ -41,7 +56,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from whiteglove.config import GoldenConfig, GoldenRule
+from whiteglove.config import GoldenConfig, GoldenRule, SourceConfig
 from whiteglove.schema import CANONICAL_FIELDS, GOLDEN_LINEAGE_COLUMNS, GOLDEN_SUMMARY_COLUMNS
 
 SURVIVING_FIELDS = [f for f in CANONICAL_FIELDS if f != "full_name"]
@@ -51,6 +66,22 @@ RULE_LATEST = "latest"
 _ROW = "__row"
 _RECENT = "__recent"  # Int64 key: most recently updated first, then the tie-break order
 _INCOMPLETE = "__incomplete"  # identity fields a record lacks
+_DATED = "__dated"  # when the record's values were last known true: updated_at or dated_by
+_MAX_AGE = "__max_age"  # days a record's values may lag the customer's newest before they lose
+_BIT = "__bit"  # one bit per source
+PICK_RULES = frozenset(
+    {
+        "trusted_recent",
+        "agreement",
+        "source_priority",
+        "most_recent",
+        "most_frequent",
+        "most_complete",
+        "longest",
+    }
+)
+# Lineage columns that say how sure a pick rule is of its value (null for aggregates).
+CONFIDENCE_COLUMNS = ["agreeing_sources", "value_dated_at", "runner_up", "low_confidence"]
 
 
 @dataclass(frozen=True)
@@ -97,18 +128,28 @@ def describe_rules(golden: GoldenConfig, attributes: list[str]) -> dict[str, str
 
 
 def survive(
-    records: pl.DataFrame, attributes: list[str], golden: GoldenConfig | None = None
+    records: pl.DataFrame,
+    attributes: list[str],
+    golden: GoldenConfig | None = None,
+    sources: list[SourceConfig] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(golden_customers, golden_lineage) from records that carry a golden_id.
 
     `attributes` are the profile attributes the sources map, in the order the golden table
-    shows them; `golden` holds the rules (defaults: source_priority for every column).
+    shows them; `golden` holds the rules (default: by_field); `sources` their max ages and
+    dated_by columns (default: golden.max_age_days, updated_at only).
     """
     golden = golden or GoldenConfig()
     plans = _plans(golden, attributes, records.columns)
     n = records.height
     stride = n + 2  # larger than any rank or position, so rank * stride + position sorts both
-    frame = records.with_columns(_tie_break_position(records).alias(_ROW))
+    source_bits, source_names = _source_bits(records)
+    frame = records.with_columns(
+        _tie_break_position(records).alias(_ROW),
+        source_bits.alias(_BIT),
+        _dated(records, sources or []).alias(_DATED),
+        _max_age(golden, sources or []).alias(_MAX_AGE),
+    )
     frame = frame.with_columns(
         (_rank(pl.col("updated_at"), True, n) * stride + pl.col(_ROW)).alias(_RECENT),
         (
@@ -121,6 +162,8 @@ def survive(
     frame = frame.with_columns(
         *[_key(p, frame.schema, n, stride).alias(f"__k{i}") for i, p in enumerate(plans)]
     )
+    picks = [i for i, p in enumerate(plans) if p.rule.rule in PICK_RULES]
+    frame = frame.with_columns(*_confidence_inputs(plans, picks, frame.schema))
     # Aggregations stay plain column min/sum/count: anything richer inside group_by is
     # evaluated group by group, which is orders of magnitude slower on many small groups.
     extra: list[pl.Expr] = []
@@ -140,19 +183,20 @@ def survive(
             extra.append(pl.when(key.is_not_null()).then(amount).alias(f"__s{i}"))
             aggs += [pl.col(f"__s{i}").sum().alias(f"__v{i}")]
             finish.append(pl.when(key.is_not_null()).then(pl.col(f"__v{i}")).alias(f"__v{i}"))
-    source_bits, source_names = _source_bits(records)
+    aggs += [pl.col(f"__r{i}").min() for i in picks]
     grouped = (
-        frame.with_columns(*extra, source_bits.alias("__bit"))
+        frame.with_columns(*extra)
         .group_by("golden_id")
         .agg(
             *aggs,
             pl.col(_RECENT).min(),
             pl.len().alias("record_count"),
-            pl.col("__bit").bitwise_or().alias("__sources"),
+            pl.col(_BIT).bitwise_or().alias("__sources"),
         )
         .with_columns(*finish)
         .with_columns(
             *[(pl.col(f"__k{i}") % stride).alias(f"__w{i}") for i in range(len(plans))],
+            *[(pl.col(f"__r{i}") % stride).alias(f"__u{i}") for i in picks],
             (pl.col(_RECENT) % stride).alias("__w_updated"),
         )
         .sort("golden_id")
@@ -166,6 +210,7 @@ def survive(
     ids = grouped["golden_id"]
     values: dict[str, pl.Series] = {"golden_id": ids}
     lineage: list[tuple[str, pl.Series, pl.Series, str]] = []
+    confidence: dict[str, dict[str, pl.Series]] = {}
     for i, plan in enumerate(plans):
         winner = rows(grouped[f"__w{i}"])
         if plan.is_count or plan.is_sum:
@@ -174,6 +219,8 @@ def survive(
             value = records[plan.read].gather(winner)
         values[plan.name] = value.alias(plan.name)
         lineage.append((plan.name, value, winner, plan.rule.rule))
+        if i in picks:
+            confidence[plan.name] = _confidence(frame, plan, i, winner, rows(grouped[f"__u{i}"]))
 
     names = pl.DataFrame([values["first_name"], values["last_name"]])
     values["full_name"] = names.select(
@@ -193,7 +240,7 @@ def survive(
     values["source_count"] = sources.bitwise_count_ones().alias("source_count")
     values["sources"] = _spelled(sources, source_names)
     table = pl.DataFrame([values[c] for c in golden_columns(golden, attributes)])
-    return table, _lineage(ids, lineage, records)
+    return table, _lineage(ids, lineage, records, confidence)
 
 
 def _tie_break_position(records: pl.DataFrame) -> pl.Expr:
@@ -237,13 +284,30 @@ def _spelled(masks: pl.Series, names: list[str]) -> pl.Series:
     return masks.replace_strict(spelled, return_dtype=pl.String).alias("sources")
 
 
+_CONFIDENCE_TYPES = {
+    "agreeing_sources": pl.Int32,
+    "value_dated_at": pl.Datetime("us"),
+    "runner_up": pl.String,
+    "low_confidence": pl.Boolean,
+}
+
+
 def _lineage(
-    ids: pl.Series, columns: list[tuple[str, pl.Series, pl.Series, str]], records: pl.DataFrame
+    ids: pl.Series,
+    columns: list[tuple[str, pl.Series, pl.Series, str]],
+    records: pl.DataFrame,
+    confidence: dict[str, dict[str, pl.Series]],
 ) -> pl.DataFrame:
     """One row per non-null value, a customer's rows together in golden column order."""
     m, k = len(ids), len(columns)
     fields = pl.Enum([c[0] for c in columns])
     rules = pl.Enum(sorted({c[3] for c in columns}))
+
+    def sure(name: str, column: str) -> pl.Series:
+        if name in confidence:
+            return confidence[name][column].cast(_CONFIDENCE_TYPES[column])
+        return pl.Series(column, [None] * m, dtype=_CONFIDENCE_TYPES[column])
+
     stacked = pl.DataFrame(
         {
             "customer": pl.concat([pl.int_range(m, dtype=pl.Int64, eager=True)] * k),
@@ -251,6 +315,10 @@ def _lineage(
             "value": pl.concat([c[1].cast(pl.String) for c in columns]),
             _ROW: pl.concat([c[2].cast(pl.Int64) for c in columns]),
             "rule": pl.concat([pl.repeat(c[3], m, dtype=rules, eager=True) for c in columns]),
+            **{
+                column: pl.concat([sure(c[0], column) for c in columns])
+                for column in CONFIDENCE_COLUMNS
+            },
         }
     )
     # stacked is column-major; this gather makes it customer-major without a sort
@@ -262,6 +330,7 @@ def _lineage(
         "value",
         *[pl.lit(records[c]).gather(pl.col(_ROW)).alias(c) for c in GOLDEN_LINEAGE_COLUMNS[3:6]],
         pl.col("rule").cast(pl.String),
+        *CONFIDENCE_COLUMNS,
     )
 
 
@@ -329,6 +398,20 @@ def _key(plan: _Plan, schema: pl.Schema, n: int, stride: int) -> pl.Expr:
             eligible = eligible & _present(value, schema[plan.read])
     row = pl.col(_ROW)
     match rule.rule:
+        case "trusted_recent":
+            dated = pl.col(_DATED)
+            newest = pl.when(eligible).then(dated).max().over("golden_id")
+            stale = (
+                pl.when(newest.is_null())
+                .then(False)
+                .when(dated.is_null())
+                .then(True)
+                .otherwise((newest - dated).dt.total_days() > pl.col(_MAX_AGE))
+            )
+            votes = _votes(eligible & ~stale, plan.read)
+            key = (stale.cast(pl.Int64) * 64 + 63 - votes) * stride + row
+        case "agreement":
+            key = (63 - _votes(eligible, plan.read)) * stride + row
         case "source_priority" if rule.sources:
             order = pl.col("source").replace_strict(
                 rule.sources, list(range(len(rule.sources))), default=len(rule.sources)
@@ -353,3 +436,72 @@ def _key(plan: _Plan, schema: pl.Schema, n: int, stride: int) -> pl.Expr:
         case other:  # pragma: no cover - the config only admits the rules above
             raise ValueError(f"unknown survivorship rule {other!r}")
     return pl.when(eligible).then(key)
+
+
+def _votes(eligible: pl.Expr, read: str) -> pl.Expr:
+    """Per record: how many distinct sources hold its value among the eligible records of its
+    customer (0 when it is not eligible)."""
+    bits = pl.when(eligible).then(pl.col(_BIT)).bitwise_or().over("golden_id", read)
+    return bits.bitwise_count_ones().cast(pl.Int64).fill_null(0)
+
+
+def _as_datetime(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return expr.str.to_datetime(strict=False, time_unit="us")
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        return expr.dt.convert_time_zone("UTC").dt.replace_time_zone(None).cast(pl.Datetime("us"))
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return expr.cast(pl.Datetime("us"))
+    return pl.lit(None, dtype=pl.Datetime("us"))
+
+
+def _dated(records: pl.DataFrame, sources: list[SourceConfig]) -> pl.Expr:
+    """When a record's values were last known true: updated_at, else its source's dated_by."""
+    dated = [
+        pl.when(pl.col("source") == s.name).then(
+            _as_datetime(pl.col(s.dated_by), records.schema[s.dated_by])
+        )
+        for s in sources
+        if s.dated_by is not None and s.dated_by in records.columns
+    ]
+    return pl.coalesce(pl.col("updated_at").cast(pl.Datetime("us")), *dated)
+
+
+def _max_age(golden: GoldenConfig, sources: list[SourceConfig]) -> pl.Expr:
+    ages = {s.name: s.max_age_days for s in sources if s.max_age_days is not None}
+    if not ages:
+        return pl.lit(golden.max_age_days, dtype=pl.Int64)
+    return pl.col("source").replace_strict(
+        list(ages), list(ages.values()), default=golden.max_age_days, return_dtype=pl.Int64
+    )
+
+
+def _confidence_inputs(plans: list[_Plan], picks: list[int], schema: pl.Schema) -> list[pl.Expr]:
+    """Per pick rule i: __a{i} sources agreeing on the record's value, __d{i} the newest date
+    of that value, __r{i} the record's key when its value is not the winner's (runner-ups)."""
+    out = []
+    for i in picks:
+        read, key = plans[i].read, pl.col(f"__k{i}")
+        eligible = key.is_not_null()
+        out += [
+            _votes(eligible, read).alias(f"__a{i}"),
+            pl.when(eligible).then(pl.col(_DATED)).max().over("golden_id", read).alias(f"__d{i}"),
+            pl.when(key.min().over("golden_id", read) != key.min().over("golden_id"))
+            .then(key)
+            .alias(f"__r{i}"),
+        ]
+    return out
+
+
+def _confidence(
+    frame: pl.DataFrame, plan: _Plan, i: int, winner: pl.Series, runner: pl.Series
+) -> dict[str, pl.Series]:
+    """CONFIDENCE_COLUMNS for one pick rule's column, one value per golden customer."""
+    agree = frame[f"__a{i}"].gather(winner)
+    against = frame[f"__a{i}"].gather(runner)
+    return {
+        "agreeing_sources": agree.cast(pl.Int32),
+        "value_dated_at": frame[f"__d{i}"].gather(winner),
+        "runner_up": frame[plan.read].gather(runner).cast(pl.String),
+        "low_confidence": (against.is_not_null() & (against >= agree)).fill_null(False),
+    }

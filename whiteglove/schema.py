@@ -69,6 +69,11 @@ GOLDEN_LINEAGE_COLUMNS = [
     "source_record_id",
     "record_key",
     "rule",
+    # how sure a pick rule is of the value (null for aggregates): whiteglove/golden.py
+    "agreeing_sources",
+    "value_dated_at",
+    "runner_up",
+    "low_confidence",
 ]
 # Columns of the golden table that describe the cluster rather than one chosen value.
 GOLDEN_SUMMARY_COLUMNS = ["record_count", "source_count", "sources", "last_updated_at"]

@@ -71,9 +71,18 @@ def run_summary(
             "largest_cluster": clusters["largest"],
             "multi_source_customers": clusters["multi_source"],
         },
+        "golden": {"low_confidence_values": _low_confidence(tables.get("golden_lineage"))},
         "checks": _checks(check_results),
         "step_seconds": step_seconds,
     }
+
+
+def _low_confidence(lineage: pl.DataFrame | None) -> dict[str, int]:
+    """Golden values per field whose runner-up has as many sources behind it (golden.py)."""
+    if lineage is None or "low_confidence" not in lineage.columns:
+        return {}
+    low = lineage.filter(pl.col("low_confidence").fill_null(False))
+    return dict(low.group_by("field").len().sort("field").iter_rows())
 
 
 def _kept_and_nulled(customer_records: pl.DataFrame) -> pl.DataFrame:

@@ -2,7 +2,9 @@
 
 Simulates four Spanish systems (CRM, billing, marketing, support) that each hold a
 partial, dirty view of the same customers, plus ``truth.csv`` linking every exported
-row to the person behind it, and the bundled ``sources.yaml`` that maps them::
+row to the person behind it, ``truth_values.csv`` holding each person's current (and
+outdated) email, phone, birth date, address and postcode, and the bundled
+``sources.yaml`` that maps them::
 
     python -m whiteglove.sample_data --people 3000 --seed 7 --out data
 
@@ -16,6 +18,7 @@ from whiteglove.sample_data.exports import (
     MARKETING_KEYS,
     SUPPORT_COLUMNS,
     TRUTH_COLUMNS,
+    TRUTH_VALUE_COLUMNS,
 )
 from whiteglove.sample_data.generator import SOURCES, SampleSummary, generate, main
 from whiteglove.sample_data.people import build_people
@@ -47,6 +50,7 @@ __all__ = [
     "SUPPORT_COLUMNS",
     "SURNAMES",
     "TRUTH_COLUMNS",
+    "TRUTH_VALUE_COLUMNS",
     "SampleSummary",
     "build_people",
     "generate",

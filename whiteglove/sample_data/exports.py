@@ -64,6 +64,20 @@ BILLING_SCHEMA = pa.schema(
     ]
 )
 TRUTH_COLUMNS = ("source", "source_record_id", "row_number", "person_id")
+# truth_values.csv: each person's values as they are today and as they were before a change
+# (the generator's "old" email and address), written the way whiteglove standardizes them, so
+# golden values can be scored as current, outdated or wrong (whiteglove/evaluation.py).
+TRUTH_VALUE_COLUMNS = (
+    "person_id",
+    "email",
+    "old_email",
+    "phone",
+    "date_of_birth",
+    "address_line",
+    "old_address_line",
+    "postcode",
+    "old_postcode",
+)
 
 _SEGMENTS = ("premium", "familia", "joven", "senior", "estandar")
 # P(segment | age band): <30, 30-49, 50-64, 65+
@@ -75,6 +89,24 @@ _SEGMENT_P = np.array(
         [0.10, 0.00, 0.00, 0.75, 0.15],
     ]
 )
+
+
+def truth_values(ppl: People) -> list[tuple]:
+    """One row per person (TRUTH_VALUE_COLUMNS); reads the people, draws nothing."""
+    return list(
+        zip(
+            range(len(ppl.email)),
+            ppl.email,
+            ppl.old_email,
+            [f"+34{p}" for p in ppl.phone],
+            _iso_days(ppl.dob),
+            ppl.addr,
+            ppl.old_addr,
+            ppl.postcode,
+            ppl.old_postcode,
+            strict=True,
+        )
+    )
 
 
 def _iso_days(days: np.ndarray) -> list[str]:

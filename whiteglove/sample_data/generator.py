@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from numpy.random import PCG64, Generator
 
-from whiteglove.sample_data import exports
+from whiteglove.sample_data import exports, history
 from whiteglove.sample_data.people import build_people, presence
 from whiteglove.sample_data.sources_file import write_sources
 
@@ -31,6 +31,7 @@ class SampleSummary:
     records: dict[str, int]
     truth: Path
     config: Path
+    truth_values: Path | None = None
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: list, delimiter: str) -> None:
@@ -42,7 +43,7 @@ def _write_csv(path: Path, header: Sequence[str], rows: list, delimiter: str) ->
 
 
 def generate(out_dir: Path, people: int = 3000, seed: int = 7) -> SampleSummary:
-    """Write the four exports and truth.csv for `people` synthetic customers into out_dir.
+    """Write the four exports, truth.csv and truth_values.csv for `people` people into out_dir.
 
     Also writes ``sources.yaml``, the bundled sample's sources file (replacing any there), so
     the folder is a sample the pipeline runs on with the bundled suites.
@@ -74,6 +75,9 @@ def _generate(out_dir: Path, people: int, seed: int) -> SampleSummary:
     billing_table, billing_truth = exports.billing(rng, ppl, members[1])
     mkt_lines, mkt_truth = exports.marketing(rng, ppl, members[2])
     sup_rows, sup_truth = exports.support(rng, ppl, members[3])
+    crm_rows, billing_table, mkt_lines = history.make_consistent(
+        seed, ppl, crm_rows, crm_truth, billing_table, billing_truth, mkt_lines, mkt_truth
+    )
 
     paths = {
         "crm": export_dir / "crm.csv",
@@ -98,12 +102,16 @@ def _generate(out_dir: Path, people: int, seed: int) -> SampleSummary:
                 "".join(f"{source},{rid},{i},{pid}\n" for i, (rid, pid) in enumerate(pairs, 1))
             )
 
+    # Written from the people alone, after every draw: the exports stay what they were.
+    values = out_dir / "truth_values.csv"
+    _write_csv(values, exports.TRUTH_VALUE_COLUMNS, exports.truth_values(ppl), ",")
+
     config = write_sources(out_dir)
     records = {
         s: len(t)
         for s, t in zip(SOURCES, (crm_truth, billing_truth, mkt_truth, sup_truth), strict=False)
     }
-    return SampleSummary(out_dir, people, seed, paths, records, truth, config)
+    return SampleSummary(out_dir, people, seed, paths, records, truth, config, values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,11 +38,13 @@ def rejected(standardized: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat([empty, *frames], how="vertical_relaxed").sort("source", "file", "row_number")
 
 
-def invalid_value_counts(standardized: pl.DataFrame) -> dict[str, int]:
-    """How many values of each field were nulled as invalid in usable rows."""
+def invalid_value_counts(standardized: pl.DataFrame, usable_only: bool = True) -> dict[str, int]:
+    """How many values of each field were nulled as invalid: in usable rows, or in every row
+    when not `usable_only` (the expectations judge every standardized row)."""
+    if usable_only and "_reasons" in standardized.columns:
+        standardized = standardized.filter(~_is_rejected())
     counts = (
-        standardized.filter(~_is_rejected())
-        .select(pl.col("_invalid").explode().drop_nulls())
+        standardized.select(pl.col("_invalid").list.unique().explode().drop_nulls())
         .group_by("_invalid")
         .len()
         .sort("_invalid")

@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from whiteglove.masking import mask_data
+from whiteglove.quarantine import invalid_value_counts
 from whiteglove.validation.results import ExpectationOutcome, SuiteResult, json_safe
 from whiteglove.validation.suites import TODAY, Expectation, Suite, SuiteError, load_suite
 
@@ -104,13 +105,7 @@ def count_nulled_values(
     """
     if "_invalid" not in frame.columns or frame.height == 0:
         return outcomes
-    nulled = dict(
-        frame.select(pl.col("_invalid").list.unique().explode().alias("field"))
-        .drop_nulls()
-        .group_by("field")
-        .len()
-        .iter_rows()
-    )
+    nulled = invalid_value_counts(frame, usable_only=False)
     by_name = {r["expectation_config"]["meta"].get("check_name"): r for r in gx_json["results"]}
     out = []
     for exp, outcome in zip(exps, outcomes, strict=True):

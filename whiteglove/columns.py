@@ -46,7 +46,7 @@ GOLDEN_BOOKKEEPING_DESCRIPTIONS = {
     ),
     "record_count": "Accepted source records of this customer (its rows in customer_xref)",
     "source_count": "Sources holding at least one record of this customer",
-    "sources": "Those sources' names, comma-separated",
+    "sources": "Those sources' names, a list in name order",
     "last_updated_at": (
         "When the customer's most recently updated record was updated, as its source gave the "
         "time (no time zone)"

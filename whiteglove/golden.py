@@ -278,11 +278,22 @@ def _source_bits(records: pl.DataFrame) -> tuple[pl.Expr, list[str]]:
 
 
 def _spelled(masks: pl.Series, names: list[str]) -> pl.Series:
-    """Source bit masks as "billing,crm": each combination present is spelled once."""
-    spelled = {
-        m: ",".join(s for i, s in enumerate(names) if m >> i & 1) for m in masks.unique().to_list()
-    }
-    return masks.replace_strict(spelled, return_dtype=pl.String).alias("sources")
+    """Source bit masks as lists of names, ["billing", "crm"]: a list, not one joined text,
+    so readers need not split it; each combination present is spelled once."""
+    present = masks.unique().to_list()
+    spelled = pl.DataFrame(
+        {
+            "__mask": present,
+            "sources": [[s for i, s in enumerate(names) if m >> i & 1] for m in present],
+        },
+        schema={"__mask": masks.dtype, "sources": pl.List(pl.String)},
+    )
+    looked_up = (
+        masks.alias("__mask")
+        .to_frame()
+        .join(spelled, on="__mask", how="left", maintain_order="left")
+    )
+    return looked_up["sources"]
 
 
 _CONFIDENCE_TYPES = {

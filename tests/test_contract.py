@@ -61,6 +61,10 @@ def test_personal_data_is_marked_with_its_kind(contract):
         assert "x-personal-data" not in golden[column], column
     xref = contract["$defs"]["customer_xref"]["properties"]
     assert not any("x-personal-data" in spec for spec in xref.values())
+    # lineage values are golden values: an email among them is still an email
+    lineage = contract["$defs"]["golden_lineage"]["properties"]
+    assert lineage["value"]["x-personal-data"].startswith("varies")
+    assert [c for c, spec in lineage.items() if "x-personal-data" in spec] == ["value"]
 
 
 def test_golden_columns_name_their_survivorship_rule(contract):

@@ -200,7 +200,7 @@ def build_contract(
                 dtype,
                 description=described.get(name, ""),
                 nullable=name not in not_null,
-                personal=PERSONAL_DATA_KINDS.get(name) if table != "customer_xref" else None,
+                personal=_personal(table, name),
                 rule=(rules.get(name) or _computed(name)) if golden else None,
                 allowed=categories.get(name) if golden else None,
             )
@@ -231,6 +231,16 @@ def build_contract(
         VERSION_KEY: version,
         "$defs": defs,
     }
+
+
+# golden_lineage.value holds every golden value as text, emails and birth dates included
+LINEAGE_VALUE_KIND = "varies: the kind of the golden column named in field"
+
+
+def _personal(table: str, name: str) -> str | None:
+    if table == "golden_lineage":
+        return LINEAGE_VALUE_KIND if name == "value" else None
+    return PERSONAL_DATA_KINDS.get(name) if table == "golden_customers" else None
 
 
 def _computed(name: str) -> str:

@@ -10,6 +10,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from whiteglove.config import load_sources
 from whiteglove.contract import (
     CONTRACT_FILE,
     DIALECT,
@@ -17,6 +18,7 @@ from whiteglove.contract import (
     VERSION_KEY,
     decide_version,
 )
+from whiteglove.golden import describe_rules
 
 PERSONAL = {
     "email": "email",
@@ -67,9 +69,13 @@ def test_personal_data_is_marked_with_its_kind(contract):
     assert [c for c, spec in lineage.items() if "x-personal-data" in spec] == ["value"]
 
 
-def test_golden_columns_name_their_survivorship_rule(contract):
+def test_golden_columns_name_their_survivorship_rule(fresh_run, contract):
     golden = contract["$defs"]["golden_customers"]["properties"]
-    assert golden["email"]["x-survivorship"] == "most_frequent from crm, billing, marketing"
+    config = load_sources(fresh_run.sources)
+    attributes = list(dict.fromkeys(a for s in config.sources for a in s.attributes))
+    for column, rule in describe_rules(config.golden, attributes).items():
+        assert golden[column]["x-survivorship"] == rule, column
+    assert golden["monthly_amount"]["x-survivorship"] == "sum from billing"
     assert golden["ticket_count"]["x-survivorship"] == "count of records from support"
     assert golden["record_count"]["x-survivorship"] == "computed for every customer"
     assert golden["segment"]["enum"][:-1] == ["premium", "familia", "joven", "senior", "estandar"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dagster import AssetsDefinition
 
 from assets.changes import golden_changes
+from assets.contract import golden_contract
 from assets.extract import raw_source_asset
 from assets.golden import customer_xref, golden_customers_asset
 from assets.link import clusters, linkage, linkage_accuracy
@@ -37,6 +38,7 @@ def build_assets(config: SourcesConfig) -> list[AssetsDefinition]:
         customer_xref,
         match_records,
         golden_customers_asset(suite_for(config, GOLDEN_SUITE)),
+        golden_contract,
         golden_changes,
         data_quality_report_asset(config.sources),
         linkage_report,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-from dagster import AssetExecutionContext, Output, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from assets.metadata import table_metadata
 from assets.resources import PreviousPublicationResource, RunSettings
@@ -46,6 +46,7 @@ def golden_changes(
     previous_publication: PreviousPublicationResource,
     golden_customers: pl.DataFrame,
     customer_xref: pl.DataFrame,
+    golden_contract: dict,
 ) -> Output[pl.DataFrame]:
     previous_golden = previous_publication.table("golden_customers")
     previous_xref = previous_publication.table("customer_xref")
@@ -65,5 +66,8 @@ def golden_changes(
             reveal_personal_data=settings.reveal_personal_data,
             **counts,
             compared_with_previous=previous_golden is not None,
+            # columns new in this run's contract (whiteglove/contract.py): a shape change
+            contract_version=golden_contract["decision"]["version"],
+            added_columns=MetadataValue.json(golden_contract["decision"]["added_columns"]),
         ),
     )

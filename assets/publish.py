@@ -17,7 +17,13 @@ from assets.changes import run_snapshot, run_timestamp
 from assets.report import in_report_order, validation_ins
 from assets.resources import PreviousPublicationResource, RunSettings
 from whiteglove.changes import change_counts, with_history
-from whiteglove.config import SourceConfig
+from whiteglove.config import SourceConfig, SourcesConfig
+from whiteglove.contract import (
+    CONTRACT_FILE,
+    VERSION_KEY,
+    build_contract,
+    contract_descriptions,
+)
 from whiteglove.documents import Documents
 from whiteglove.layout import REPORTS_DIR, report_paths
 from whiteglove.lookup import MATCH_RECORDS, MATCH_SETTINGS, match_settings
@@ -52,6 +58,7 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         golden_customers: pl.DataFrame,
         golden_lineage: pl.DataFrame,
         golden_changes: pl.DataFrame,
+        golden_contract: dict,
         review_queue: pl.DataFrame,
         linkage_accuracy: dict,
         linkage_model: dict,
@@ -79,6 +86,7 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
             check_results=results,
         )
         summary["changes"] = change_counts(golden_changes)
+        summary["contract"] = golden_contract["decision"]
         summary["linkage"]["review_queue_pairs"] = review_queue.height
         if linkage_accuracy.get("labels"):
             summary["accuracy"] = {k: v for k, v in linkage_accuracy.items() if k != "curve"}
@@ -96,23 +104,27 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
             }
         )
         reports = (data_quality_report | linkage_report).under(REPORTS_DIR)
+        tables = {
+            "golden_customers": golden_published,
+            "golden_changes": golden_changes,
+            "customer_xref": customer_xref.drop("record_key"),
+            "golden_lineage": golden_lineage,
+            "match_pairs": match_pairs,
+            "quarantine": quarantine,
+            MATCH_RECORDS: match_records,
+        }
+        contract = published_contract(tables, golden_contract, settings.config)
         publication = publish(
             settings.layout.root,
             run_snapshot(context, settings).name,
-            tables={
-                "golden_customers": golden_published,
-                "golden_changes": golden_changes,
-                "customer_xref": customer_xref.drop("record_key"),
-                "golden_lineage": golden_lineage,
-                "match_pairs": match_pairs,
-                "quarantine": quarantine,
-                MATCH_RECORDS: match_records,
-            },
+            tables=tables,
             documents={
                 "run_summary.json": summary,
                 MATCH_SETTINGS: match_settings(settings.config, linkage_choices),
+                CONTRACT_FILE: contract,
             },
             files=files | reports,
+            descriptions=contract_descriptions(contract),
         )
         context.log.info(f"published {len(publication.files)} files to {publication.snapshot}")
         # the run's headline numbers as run tags: visible in the Runs list without opening it
@@ -131,6 +143,25 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         )
 
     return published_outputs
+
+
+def published_contract(
+    tables: dict[str, pl.DataFrame], golden_contract: dict, config: SourcesConfig
+) -> dict:
+    """The contract of the tables exactly as they are published, with the version the
+    golden_contract asset decided; refused if their shape is not the one it checked."""
+    checked = golden_contract["contract"]
+    contract = build_contract(
+        {name: tables[name].schema for name in checked["$defs"]},
+        config,
+        checked[VERSION_KEY],
+    )
+    if contract != checked:
+        raise RuntimeError(
+            "the tables about to be published differ from the contract golden_contract "
+            "checked; nothing was published"
+        )
+    return contract
 
 
 def report_links(snapshot: Path) -> dict[str, MetadataValue]:

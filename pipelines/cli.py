@@ -60,6 +60,9 @@ def _run(sources: Path, out_dir: Path, quiet: bool, incremental: bool = False) -
         )
         for failure in outcome.failures:
             print(f"  - {failure}", file=sys.stderr)
+        for check in outcome.failed_checks:
+            if check.severity == "ERROR" and check.description:
+                print(f"  - {check.asset} {check.check}: {check.description}", file=sys.stderr)
         return 1
     print(format_summary(outcome.summary or {}, out_dir))
     if incremental:
@@ -97,16 +100,34 @@ def format_summary(summary: dict, out_dir: Path) -> str:
         f"  golden table: {out_dir.resolve() / 'golden_customers.parquet'}",
         f"  SQL:          {out_dir.resolve() / 'customers.duckdb'}",
         f"  summary:      {out_dir.resolve() / 'run_summary.json'}",
+        f"  contract:     {out_dir.resolve() / 'contract.json'}",
         *(f"  {REPORT_LABELS[n]:<14}{path}" for n, path in report_paths(out_dir.resolve()).items()),
         f"  review queue: {out_dir.resolve() / 'review_queue.csv'} "
         f"({linkage.get('review_queue_pairs', 0)} pairs wait for a steward's decision)",
     ]
+    lines += _contract_lines(summary.get("contract"))
     for w in summary.get("warnings", {}).get("nulled_fields", []):
         lines.append(
             f"warning: {w['source']}.{w['field']}: {w['share']:.0%} of the values given were "
             f"nulled as invalid ({w['nulled']}); if the data is right, change {w['setting']}"
         )
     return "\n".join(lines)
+
+
+def _contract_lines(contract: dict | None) -> list[str]:
+    """The published contract's version, and what changed in its shape."""
+    from whiteglove.contract import CONTRACT_FILE
+
+    if not contract:
+        return []
+    was = contract.get("previous_version")
+    lines = [
+        f"contract ({CONTRACT_FILE}): version {contract['version']}"
+        + (f" (was {was})" if was and was != contract["version"] else "")
+    ]
+    lines += [f"  added column: {c}" for c in contract.get("added_columns", [])]
+    lines += [f"  new major version: {c}" for c in contract.get("breaking_changes", [])]
+    return lines
 
 
 def _threshold_line(choices: dict | None) -> list[str]:

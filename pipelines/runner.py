@@ -35,6 +35,7 @@ class CheckOutcome:
     check: str
     passed: bool
     severity: str
+    description: str | None = None  # what the check found, when it says (the contract's does)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,9 @@ def _outcome(result, out_dir: Path) -> RunOutcome:
         if event.is_step_failure
     ]
     checks = [
-        CheckOutcome(e.asset_key.to_user_string(), e.check_name, e.passed, e.severity.value)
+        CheckOutcome(
+            e.asset_key.to_user_string(), e.check_name, e.passed, e.severity.value, e.description
+        )
         for e in result.get_asset_check_evaluations()
     ]
     summary_path = out_dir / "run_summary.json"

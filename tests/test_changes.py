@@ -150,3 +150,15 @@ def test_previous_table_without_history_starts_history_now():
     history = with_history(previous, changes, previous, SECOND)
     assert history.row(0, named=True)["valid_from"] == SECOND
     assert history.row(0, named=True)["last_changed"] == SECOND
+
+
+def test_sources_published_as_text_before_and_as_a_list_now_is_no_update():
+    # a publication from before sources became a list holds "billing,crm"; the same names
+    # as a list are the same customer, not a change for every multi-source customer
+    before = golden([("GA", "ana", "a@x.es", 2), ("GB", "bea", "b@x.es", 2)]).with_columns(
+        pl.Series("sources", ["billing,crm", "crm"])
+    )
+    now = before.with_columns(pl.Series("sources", [["billing", "crm"], ["billing", "crm"]]))
+    links = xref([("crm", "1", "GA"), ("billing", "1", "GA"), ("crm", "2", "GB")])
+    changes = golden_changes(now, links, before, links, SECOND)
+    assert changes.select("golden_id", "changed_fields").rows() == [("GB", ["sources"])]

@@ -59,6 +59,8 @@ def rename_crm_columns(root: Path, renames: dict[str, str]) -> None:
         for key, value in spec[section].items():
             if isinstance(value, str) and value in renames:
                 spec[section][key] = renames[value]
+            elif isinstance(value, dict) and value.get("column") in renames:
+                value["column"] = renames[value["column"]]
     # crm gets the default suite, derived from the mapping: GX sees the hostile names too
     suites = root / "suites"
     shutil.copytree(Path(config["expectations"]), suites)

@@ -164,3 +164,58 @@ def test_a_model_trained_on_duckdb_scores_on_spark(sample: Path, duckdb_out: Pat
     assert [c["comparison_levels"] for c in in_dialect(saved, "duckdb")["comparisons"]] == [
         c["comparison_levels"] for c in trained["comparisons"]
     ]
+
+
+SPARK_TYPES = {
+    "StringType()": "string",
+    "LongType()": "integer",
+    "IntegerType()": "integer",
+    "DoubleType()": "decimal",
+    "BooleanType()": "boolean",
+    "DateType()": "date",
+    "TimestampNTZType()": "timestamp",
+    # Spark's TIMESTAMP is an instant, shown in the session's zone (UTC here)
+    "TimestampType()": "timestamp (UTC)",
+}
+
+
+def spark_type(dtype) -> str:
+    from pyspark.sql.types import ArrayType
+
+    if isinstance(dtype, ArrayType):
+        return f"list<{spark_type(dtype.elementType)}>"
+    return SPARK_TYPES.get(repr(dtype), repr(dtype))
+
+
+def test_spark_reads_the_published_tables_as_every_other_reader(duckdb_out: Path):
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampNTZType, TimestampType
+
+    from tests.readers import ORDER, READERS, rows
+    from whiteglove.contract import CONTRACT_FILE, TABLES
+
+    builder = SparkSession.builder.master(LOCAL_SPARK["master"]).appName("whiteglove-readers")
+    for key, value in LOCAL_SPARK["conf"].items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    contract = json.loads((duckdb_out / CONTRACT_FILE).read_text(encoding="utf-8"))
+    for table in TABLES:
+        frame = spark.read.parquet(str(duckdb_out / f"{table}.parquet"))
+        types = {f.name: spark_type(f.dataType) for f in frame.schema.fields}
+        promised = {c: s["x-type"] for c, s in contract["$defs"][table]["properties"].items()}
+        assert types == promised, table
+        # times as UTC text in Spark itself: collect() would shift them to the local zone
+        shown = [
+            F.date_format(F.col(f.name), "yyyy-MM-dd'T'HH:mm:ss.SSSSSS").alias(f.name)
+            if isinstance(f.dataType, TimestampType | TimestampNTZType)
+            else F.col(f.name)
+            for f in frame.schema.fields
+        ]
+        collected = frame.select(shown).orderBy(*ORDER[table]).collect()
+        _, expected = READERS["polars"](duckdb_out, table)
+        got = rows(frame.columns, [tuple(r) for r in collected])
+        assert len(got) == len(expected) > 0, table
+        for row, want in zip(got, expected, strict=True):
+            assert row == want, (table, row, want)

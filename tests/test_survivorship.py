@@ -547,3 +547,11 @@ def test_bundled_sample_builds_the_customer_360_profile():
     for column in ["payment_method", "segment", "consent_email", "ticket_count", "open_tickets"]:
         assert column in columns
     assert columns.index("last_contact") < columns.index("record_count")
+
+
+def test_sources_is_a_list_of_names_in_name_order():
+    golden, _ = run(SUPPORT_HISTORY, EVERY_RULE)
+    assert golden.schema["sources"] == pl.List(pl.String)
+    for names, count in golden.select("sources", "source_count").iter_rows():
+        assert names == sorted(set(names)) and len(names) == count
+    assert any(len(names) > 1 for names in golden["sources"])

@@ -57,7 +57,7 @@ def crm_frame(rows: int = 20) -> pl.DataFrame:
             "country": ["ES"] * rows,
             "national_id": pl.Series([None] * rows, dtype=pl.String),
             "full_name": ["Ana García López"] * rows,
-            "signup_date": ["01/02/2015"] * rows,
+            "signup_date": [date(2015, 2, 1)] * rows,
             "_reasons": pl.Series([[]] * rows, dtype=pl.List(pl.String)),
             "_invalid": pl.Series([[]] * rows, dtype=pl.List(pl.String)),
         }

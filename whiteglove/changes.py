@@ -146,8 +146,15 @@ def _differs(column: str, dtype: pl.DataType, previous_dtype: pl.DataType) -> pl
     now, before = pl.col(column), pl.col(f"{column}__previous")
     if dtype != previous_dtype:
         # a type changed between releases (say, an attribute parsed as a date now): compare text
-        now, before = now.cast(pl.String, strict=False), before.cast(pl.String, strict=False)
+        now, before = _as_text(now, dtype), _as_text(before, previous_dtype)
     return now.ne_missing(before)
+
+
+def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    # a list (sources) as its comma-joined text, the form older publications wrote
+    if isinstance(dtype, pl.List):
+        return expr.list.eval(pl.element().cast(pl.String)).list.join(",")
+    return expr.cast(pl.String, strict=False)
 
 
 def _gone(

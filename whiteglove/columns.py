@@ -46,7 +46,7 @@ GOLDEN_BOOKKEEPING_DESCRIPTIONS = {
     ),
     "record_count": "Accepted source records of this customer (its rows in customer_xref)",
     "source_count": "Sources holding at least one record of this customer",
-    "sources": "Those sources' names, comma-separated",
+    "sources": "Those sources' names, a list in name order",
     "last_updated_at": (
         "When the customer's most recently updated record was updated, as its source gave the "
         "time (no time zone)"
@@ -92,6 +92,19 @@ GOLDEN_LINEAGE_DESCRIPTIONS = {
     ),
     "low_confidence": (
         "True when a runner-up exists and at least as many sources hold it as hold the value"
+    ),
+}
+
+
+# Columns each row of a published table always fills; every other column may be null.
+NOT_NULL_COLUMNS = {
+    "golden_customers": frozenset(
+        {"golden_id", "record_count", "source_count", "sources", VALID_FROM, LAST_CHANGED}
+    ),
+    "customer_xref": frozenset(CUSTOMER_XREF_DESCRIPTIONS),
+    # a lineage row exists only for a non-null value
+    "golden_lineage": frozenset(
+        {"golden_id", "field", "value", "source", "source_record_id", "record_key", "rule"}
     ),
 }
 
@@ -147,12 +160,25 @@ def golden_column_descriptions(config: SourcesConfig) -> dict[str, str]:
         if name in IDENTITY_DESCRIPTIONS:
             what = IDENTITY_DESCRIPTIONS[name]
         elif name in attributes:
-            what = "Profile attribute"
+            what = "Profile attribute" + _declared(config, name)
         else:
             what = "Computed from the customer's records"
         text = f"{what}. " + (f"From {read}. " if read else "") + f"Survivorship: {rules[name]}"
         described[name] = text
     return described
+
+
+def _declared(config: SourcesConfig, name: str) -> str:
+    """How an attribute's values are read, when the sources file declares a type."""
+    spec = config.attribute_types().get(name)
+    if spec is None:
+        return ""
+    read = f", read as {spec.declared_type}"
+    if spec.format:
+        read += f" (written {spec.format} in the export)"
+    if spec.values:
+        read += f": one of {', '.join(spec.values)}"
+    return read
 
 
 def _source_columns(config: SourcesConfig, name: str) -> str:

@@ -56,6 +56,46 @@ class FieldSpec(_Strict):
     order: Literal["first_last", "last_first"] | None = None  # only for full_name
 
 
+# The types an attribute may declare (`{column: FechaAlta, type: date, format: "%d/%m/%Y"}`),
+# as the golden table and its contract publish them. whiteglove/attribute_types.py parses them.
+AttributeType = Literal["string", "integer", "decimal", "boolean", "date", "timestamp", "category"]
+
+
+class AttributeSpec(FieldSpec):
+    """A source column carried into the golden table, with the type its values are read as.
+
+    Without `type`, the column keeps the type the export gives it (Parquet's types, JSON's
+    booleans and numbers; text for CSV), or a timestamp when `format` is given. A value that
+    does not parse as the type is nulled and counted as invalid, like an invalid field value.
+    """
+
+    type: AttributeType | None = None
+    # category only, and required there: the allowed values (others are nulled as invalid)
+    values: list[str] | None = Field(default=None, min_length=1)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_text(cls, v: Any) -> Any:
+        return [_where_text(x) for x in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _options_fit_the_type(self) -> AttributeSpec:
+        if self.order is not None:
+            raise ValueError("'order' is only allowed on full_name")
+        if self.type == "category" and not self.values:
+            raise ValueError("a category needs its allowed 'values'")
+        if self.values is not None and self.type != "category":
+            raise ValueError(f"'values' applies to type category, not {self.type or 'none'}")
+        if self.format is not None and self.type not in (None, "date", "timestamp"):
+            raise ValueError(f"'format' applies to dates and timestamps, not to {self.type}")
+        return self
+
+    @property
+    def declared_type(self) -> str | None:
+        """The declared type; a format alone declares a timestamp (as it always has)."""
+        return self.type or ("timestamp" if self.format else None)
+
+
 def _short_for(key: str, value: Any) -> Any:
     """`name: text` in the sources file is short for `name: {key: text}`."""
     return {key: value} if isinstance(value, str) else value
@@ -145,7 +185,7 @@ class SourceConfig(_Strict):
     trust: int = Field(ge=1)
     updated_at: FieldSpec | None = None
     fields: dict[str, FieldSpec]
-    attributes: dict[str, FieldSpec] = Field(default_factory=dict)
+    attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
     # Survivorship (trusted_recent): how many days older than a customer's newest value this
     # source's values may be before they lose (default: golden.max_age_days), and the field
     # or attribute that dates a record when the source has no updated_at.
@@ -191,7 +231,7 @@ class SourceConfig(_Strict):
 
     @field_validator("attributes")
     @classmethod
-    def _attribute_names(cls, v: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+    def _attribute_names(cls, v: dict[str, AttributeSpec]) -> dict[str, AttributeSpec]:
         for name in v:
             if not ATTRIBUTE_NAME.fullmatch(name) or name in IDENTITY_FIELDS:
                 raise ValueError(
@@ -561,6 +601,14 @@ class Defaults(_Strict):
     country: str = Field(default="ES", pattern=r"^[A-Z]{2}$")
 
 
+class ContractConfig(_Strict):
+    """The published contract's version (whiteglove/contract.py). A run that would change a
+    published column's type or drop a column is refused unless `major_version` is raised
+    above the previous contract's; added columns raise the minor version by themselves."""
+
+    major_version: int = Field(default=1, ge=1)
+
+
 class SourcesConfig(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     sources: list[SourceConfig] = Field(min_length=1)
@@ -574,6 +622,7 @@ class SourcesConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     validity: ValidityConfig = Field(default_factory=ValidityConfig)
     golden: GoldenConfig = Field(default_factory=GoldenConfig)
+    contract: ContractConfig = Field(default_factory=ContractConfig)
     base_dir: Path = Path(".")  # filled in by load_sources, not read from YAML
 
     @model_validator(mode="after")
@@ -597,6 +646,37 @@ class SourcesConfig(_Strict):
                 f"attributes: {sorted(attributes) or 'none'}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _attribute_types_agree(self) -> SourcesConfig:
+        # One golden column has one type: two sources may not read one attribute as two.
+        declared: dict[str, dict[tuple, list[str]]] = {}
+        for source in self.sources:
+            for name, spec in source.attributes.items():
+                if spec.declared_type is not None:
+                    kind = (spec.declared_type, tuple(spec.values or ()))
+                    declared.setdefault(name, {}).setdefault(kind, []).append(source.name)
+        problems = [
+            f"attribute {name!r} is declared as "
+            + " but as ".join(
+                f"{t}{list(v) if v else ''} in {', '.join(s)}" for (t, v), s in kinds.items()
+            )
+            + "; declare one type"
+            for name, kinds in declared.items()
+            if len(kinds) > 1
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def attribute_types(self) -> dict[str, AttributeSpec]:
+        """Each attribute's declaring spec (the first source that declares a type)."""
+        found: dict[str, AttributeSpec] = {}
+        for source in self.sources:
+            for name, spec in source.attributes.items():
+                if spec.declared_type is not None:
+                    found.setdefault(name, spec)
+        return found
 
     @model_validator(mode="after")
     def _valid_validity_of_each_source(self) -> SourcesConfig:

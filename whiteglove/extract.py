@@ -298,15 +298,28 @@ def _read_jsonl(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.Da
             f"(first problem: {errors[0]})",
         )
     keys = list(dict.fromkeys(k for r in records for k in r))
-    # Values keep their JSON text form so nothing is lost to type inference; standardization
-    # parses them per canonical field.
-    columns = {k: [_json_text(r.get(k)) for r in records] for k in keys}
-    frame = pl.DataFrame(columns, schema={k: pl.String for k in keys})
+    frame = pl.DataFrame([_json_column(k, [r.get(k) for r in records]) for k in keys])
     return frame.with_columns(
         pl.Series("_row_number", row_numbers, dtype=pl.Int64),
         pl.Series("_raw", raws, dtype=pl.String),
         pl.Series("_parse_error", errors, dtype=pl.String),
     )
+
+
+def _json_column(name: str, values: list[object]) -> pl.Series:
+    """One key's values: typed when JSON gives them all one scalar type (booleans, integers,
+    numbers), so an attribute keeps it without a declaration; else their JSON text, so nothing
+    is lost to guessing (standardization parses the text per field)."""
+    given = [v for v in values if v is not None]
+    if given and all(isinstance(v, bool) for v in given):
+        return pl.Series(name, values, dtype=pl.Boolean)
+    if given and all(isinstance(v, int) and not isinstance(v, bool) for v in given):
+        if all(-(2**63) <= v < 2**63 for v in given):  # type: ignore[operator]
+            return pl.Series(name, values, dtype=pl.Int64)
+    elif given and all(isinstance(v, int | float) and not isinstance(v, bool) for v in given):
+        if all(abs(v) < 2**53 or not isinstance(v, int) for v in given):  # type: ignore[arg-type]
+            return pl.Series(name, [None if v is None else float(v) for v in values], pl.Float64)
+    return pl.Series(name, [_json_text(v) for v in values], dtype=pl.String)
 
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:

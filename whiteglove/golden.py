@@ -236,8 +236,9 @@ def survive(
     lineage.append(("last_updated_at", values["last_updated_at"], latest, RULE_LATEST))
 
     sources = grouped["__sources"]
-    values["record_count"] = grouped["record_count"]
-    values["source_count"] = sources.bitwise_count_ones().alias("source_count")
+    # Int64, not Polars' UInt32: every reader (Spark has no unsigned types) reads it alike
+    values["record_count"] = grouped["record_count"].cast(pl.Int64)
+    values["source_count"] = sources.bitwise_count_ones().cast(pl.Int64).alias("source_count")
     values["sources"] = _spelled(sources, source_names)
     table = pl.DataFrame([values[c] for c in golden_columns(golden, attributes)])
     return table, _lineage(ids, lineage, records, confidence)
@@ -277,11 +278,22 @@ def _source_bits(records: pl.DataFrame) -> tuple[pl.Expr, list[str]]:
 
 
 def _spelled(masks: pl.Series, names: list[str]) -> pl.Series:
-    """Source bit masks as "billing,crm": each combination present is spelled once."""
-    spelled = {
-        m: ",".join(s for i, s in enumerate(names) if m >> i & 1) for m in masks.unique().to_list()
-    }
-    return masks.replace_strict(spelled, return_dtype=pl.String).alias("sources")
+    """Source bit masks as lists of names, ["billing", "crm"]: a list, not one joined text,
+    so readers need not split it; each combination present is spelled once."""
+    present = masks.unique().to_list()
+    spelled = pl.DataFrame(
+        {
+            "__mask": present,
+            "sources": [[s for i, s in enumerate(names) if m >> i & 1] for m in present],
+        },
+        schema={"__mask": masks.dtype, "sources": pl.List(pl.String)},
+    )
+    looked_up = (
+        masks.alias("__mask")
+        .to_frame()
+        .join(spelled, on="__mask", how="left", maintain_order="left")
+    )
+    return looked_up["sources"]
 
 
 _CONFIDENCE_TYPES = {
@@ -360,6 +372,8 @@ def _number(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     # CSV and JSONL attributes arrive as text: amounts that do not parse are not added up.
     if dtype == pl.String:
         return expr.str.strip_chars().str.replace(",", ".").cast(pl.Float64, strict=False)
+    if dtype == pl.Boolean:  # a sum of yes/no is how many said yes
+        return expr.cast(pl.Int64)
     return expr
 
 

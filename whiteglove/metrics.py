@@ -44,10 +44,8 @@ def nulled_field_warnings(counts: pl.DataFrame) -> list[dict]:
     source gave, worst first, each with the setting that decides it.
 
     `counts` has source, field, kept (values left after standardizing) and nulled (values
-    nulled as invalid) per source and identity field.
+    nulled as invalid) per source and identity field or attribute.
     """
-    from whiteglove.config import ValidityConfig
-
     given = pl.col("kept") + pl.col("nulled")
     found = (
         counts.filter(pl.col("nulled") > 0)
@@ -61,7 +59,17 @@ def nulled_field_warnings(counts: pl.DataFrame) -> list[dict]:
             "field": row["field"],
             "nulled": int(row["nulled"]),
             "share": round(float(row["share"]), 4),
-            "setting": ValidityConfig.SETTING_OF_FIELD.get(row["field"], "limits.max_field_chars"),
+            "setting": _setting(row["source"], row["field"]),
         }
         for row in found.iter_rows(named=True)
     ]
+
+
+def _setting(source: str, field: str) -> str:
+    """The setting that decides what a field's invalid values are."""
+    from whiteglove.config import ValidityConfig
+    from whiteglove.schema import IDENTITY_FIELDS
+
+    if field not in IDENTITY_FIELDS:  # an attribute's values are invalid for its type
+        return f"the type or format of attribute {field} in source {source}"
+    return ValidityConfig.SETTING_OF_FIELD.get(field, "limits.max_field_chars")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from whiteglove.documents import Documents, write_documents
 from whiteglove.layout import OutputLayout
@@ -234,10 +235,13 @@ def publish(
     documents: dict[str, dict],
     files: Documents | None = None,
     lock_timeout: float = 600.0,
+    descriptions: dict[str, dict[str, str]] | None = None,
 ) -> Publication:
     """Write tables (Parquet + one DuckDB file), JSON documents and other files, then switch.
 
     `files` may hold folders (`reports/linkage.html`): each top-level name gets one link.
+    `descriptions` (table -> column -> text) go into the Parquet field metadata and the
+    DuckDB column comments, so a reader of either sees what a column holds.
     """
     files = files or Documents()
     names = [f"{t}.parquet" for t in tables] + ["customers.duckdb", *sorted(files.folders)]
@@ -264,7 +268,7 @@ def publish(
         staging = snapshots / f".{run_id}.partial"
         staging.mkdir()
         try:
-            _write_snapshot(staging, tables, documents, files)
+            _write_snapshot(staging, tables, documents, files, descriptions or {})
             _fsync_dir(staging)
             _pause("staged")
             os.replace(staging, final)
@@ -333,9 +337,14 @@ def _write_snapshot(
     tables: dict[str, pl.DataFrame],
     documents: dict[str, dict],
     files: Documents,
+    descriptions: dict[str, dict[str, str]],
 ) -> None:
     for name, frame in tables.items():
-        frame.write_parquet(folder / f"{name}.parquet", compression="zstd")
+        frame.write_parquet(
+            folder / f"{name}.parquet",
+            compression="zstd",
+            arrow_schema=_described_schema(frame, descriptions.get(name, {})),
+        )
     # Rows of a SQL table have no order (readers sort); keeping the Parquet files' order
     # cost 11.3 s and 356 MB at a million records, against 7.3 s and 242 MB without.
     con = duckdb.connect(
@@ -349,6 +358,12 @@ def _write_snapshot(
                 f"create table {_identifier(name)} as select * from read_parquet($1)",
                 [str(folder / f"{name}.parquet")],
             )
+            for column, text in descriptions.get(name, {}).items():
+                if column in tables[name].columns and text:
+                    con.execute(
+                        f"comment on column {_identifier(name)}.{_identifier(column)} "
+                        f"is {_literal(text)}"
+                    )
     finally:
         con.close()
     write_documents(files, folder)
@@ -358,6 +373,27 @@ def _write_snapshot(
 
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    # COMMENT ON takes no bound parameter; a standard SQL string (quotes doubled, no
+    # backslash escapes in DuckDB) holds any text a description quotes from the sources file
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _described_schema(frame: pl.DataFrame, descriptions: dict[str, str]) -> pa.Schema | None:
+    """The frame's Arrow schema with each column's description as field metadata."""
+    if not descriptions:
+        return None
+    schema = frame.head(0).to_arrow().schema  # the types alone: no data converted
+    return pa.schema(
+        [
+            f.with_metadata({"description": descriptions[f.name]})
+            if descriptions.get(f.name)
+            else f
+            for f in schema
+        ]
+    )
 
 
 def _switch_latest(out_dir: Path, snapshot: Path) -> None:

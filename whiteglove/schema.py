@@ -29,6 +29,22 @@ IDENTITY_FIELDS = (
 CANONICAL_FIELDS = [f for f in IDENTITY_FIELDS if f != "full_name"] + ["full_name"]
 # Fields whose every value names a person closely enough to be masked wherever it is shown.
 PERSONAL_FIELDS = ("email", "phone", "date_of_birth", "national_id", "address_line")
+# The kind of personal data each identity field holds, as the published contract declares it
+# (whiteglove/contract.py). Names and the parts of an address count: with the rest they identify
+# a person, although previews leave them readable (whiteglove/masking.py masks PERSONAL_FIELDS).
+PERSONAL_DATA_KINDS = {
+    "first_name": "name",
+    "last_name": "name",
+    "full_name": "name",
+    "email": "email",
+    "phone": "phone",
+    "date_of_birth": "birth_date",
+    "national_id": "national_id",
+    "address_line": "address",
+    "city": "address",
+    "postcode": "address",
+    "region": "address",
+}
 # Source, attribute and golden column names chosen in the sources file.
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 # The results of validating an asset are the asset `<asset>_validation`; no source name may

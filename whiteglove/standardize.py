@@ -15,6 +15,7 @@ from datetime import date
 import phonenumbers
 import polars as pl
 
+from whiteglove.attribute_types import parse_attribute
 from whiteglove.config import FieldSpec, LimitsConfig, SourceConfig, ValidityConfig
 from whiteglove.names import fold, given_name_length
 from whiteglove.schema import (
@@ -121,6 +122,19 @@ def standardize_source(
         )
         invalid.append(bad_phone.then(pl.lit("phone")))
 
+    attributes = {
+        name: parse_attribute(
+            pl.col(SRC + spec.column),
+            frame.schema[SRC + spec.column],
+            _text(frame, SRC + spec.column),
+            spec,
+        )
+        for name, spec in source.attributes.items()
+    }
+    invalid += [
+        pl.when(bad).then(pl.lit(name)) for name, (_, bad) in attributes.items() if bad is not None
+    ]
+
     frame = frame.with_columns(
         pl.lit(source.name).alias("source"),
         pl.lit(source.trust, dtype=pl.Int32).alias("trust"),
@@ -136,7 +150,7 @@ def standardize_source(
         if invalid
         else pl.lit([], dtype=pl.List(pl.String)).alias("_invalid"),
         pl.concat_list(defaulted).list.drop_nulls().alias("_defaulted"),
-        *[_attribute(frame, spec).alias(name) for name, spec in source.attributes.items()],
+        *[value.alias(name) for name, (value, _) in attributes.items()],
     )
     frame = frame.with_columns(
         *[
@@ -152,10 +166,9 @@ def standardize_source(
         .then(pl.coalesce(pl.col("_raw"), _row_as_json(frame, data_columns)))
         .alias("_raw")
     )
-    attributes = list(source.attributes)
     return frame.select(
         RECORD_COLUMNS
-        + attributes
+        + list(attributes)
         + ["_reasons", "_invalid", "_defaulted", "_file", "_raw", "_loaded_at"]
     )
 
@@ -359,12 +372,6 @@ def _datetime(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
 def _has_tz(df: pl.DataFrame, spec: FieldSpec) -> bool:
     dtype = df.schema[SRC + spec.column]
     return isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
-
-
-def _attribute(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
-    if spec.format:
-        return _parse_temporal(df, spec, pl.Datetime)
-    return pl.col(SRC + spec.column)
 
 
 def _postcode(expr: pl.Expr, country: pl.Expr, patterns: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:

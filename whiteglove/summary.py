@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from whiteglove.metrics import cluster_figures, cluster_sizes, nulled_field_warnings
-from whiteglove.schema import CANONICAL_FIELDS
+from whiteglove.schema import CANONICAL_FIELDS, RECORD_BOOKKEEPING_COLUMNS
 
 
 class ConservationError(RuntimeError):
@@ -86,8 +86,13 @@ def _low_confidence(lineage: pl.DataFrame | None) -> dict[str, int]:
 
 
 def _kept_and_nulled(customer_records: pl.DataFrame) -> pl.DataFrame:
-    """source, field, kept and nulled (as invalid) values of each identity field."""
-    fields = [f for f in CANONICAL_FIELDS if f in customer_records.columns]
+    """source, field, kept and nulled (as invalid) values of each identity field and
+    attribute (a typed attribute's value that does not parse is nulled as invalid too)."""
+    fields = [
+        c
+        for c in customer_records.columns
+        if c in CANONICAL_FIELDS or not (c in RECORD_BOOKKEEPING_COLUMNS or c.startswith("_"))
+    ]
     kept = customer_records.group_by("source").agg(pl.col(fields).is_not_null().sum())
     kept = kept.unpivot(index="source", variable_name="field", value_name="kept")
     nulled = (

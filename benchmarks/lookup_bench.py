@@ -32,7 +32,19 @@ sys.path.insert(0, str(ROOT))
 
 from whiteglove.lookup import LookupIndex  # noqa: E402
 
-IDENTITY = ["first_name", "last_name", "email", "phone", "date_of_birth", "postcode", "city"]
+# every identity field a record can carry (full_name is split into first and last already)
+IDENTITY = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "address_line",
+    "city",
+    "postcode",
+    "region",
+    "national_id",
+]
 
 
 def as_caller(row: dict) -> dict[str, str]:

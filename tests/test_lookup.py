@@ -28,7 +28,19 @@ from whiteglove.lookup.index import MATCH_RECORDS, published_snapshot
 from whiteglove.lookup.server import MAX_BODY_BYTES, create_app
 from whiteglove.publish import publish
 
-IDENTITY = ["first_name", "last_name", "email", "phone", "date_of_birth", "postcode", "city"]
+# every identity field a record can carry (full_name is split into first and last already)
+IDENTITY = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "address_line",
+    "city",
+    "postcode",
+    "region",
+    "national_id",
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,18 @@
-"""Clerical review: uncertain pairs for a data steward, and the steward's decisions.
+"""Clerical review: the uncertain pairs a data steward reads, and why each is uncertain.
 
-A steward reads `review_queue.csv`, fills the `decision` column with `match` or `no_match`,
-and names the file in `linkage.decisions`; the next run forces or forbids those links.
+A steward reads `review_queue.csv` (or the review page, whiteglove/review_page.py), fills the
+`decision` column with `match` or `no_match`, and names the file in `linkage.decisions`; the
+next run forces or forbids those links. Decisions themselves (the file, locks, splits and
+merges, what still applies) live in whiteglove/decisions.py.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import polars as pl
 
-DECISIONS = ("match", "no_match")
 SIDE_BY_SIDE = [
     "source",
     "source_record_id",
@@ -25,10 +25,6 @@ SIDE_BY_SIDE = [
     "city",
     "national_id",
 ]
-
-
-class DecisionsError(ValueError):
-    """A steward's decisions file cannot be used; the message names the file and rows."""
 
 
 def top_reasons(scored: pl.DataFrame, model: dict, top: int = 3) -> pl.Series:
@@ -129,35 +125,3 @@ def review_queue(
         pl.lit("").alias("decision"),
         *paired,
     )
-
-
-def load_decisions(path: Path) -> pl.DataFrame:
-    """record_key_l, record_key_r, decision from a steward's file (the review queue, edited).
-
-    Rows with an empty decision are ignored; any other value than match / no_match is refused
-    with the row numbers, so a typo never silently links or separates customers.
-    """
-    try:
-        frame = pl.read_csv(path, infer_schema=False)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DecisionsError(f"decisions file {path}: cannot read it: {exc}") from None
-    # the review queue is written with a BOM for spreadsheets, which may keep it on save
-    frame = frame.rename({c: c.lstrip("\ufeff").lstrip("'") for c in frame.columns})
-    missing = {"record_key_l", "record_key_r", "decision"} - set(frame.columns)
-    if missing:
-        raise DecisionsError(f"decisions file {path}: missing column(s) {sorted(missing)}")
-    frame = frame.with_row_index("row", offset=2).with_columns(
-        pl.col("decision").str.strip_chars().str.to_lowercase().str.strip_chars_start("'")
-    )
-    decided = frame.filter(pl.col("decision").is_not_null() & (pl.col("decision") != ""))
-    bad = decided.filter(~pl.col("decision").is_in(DECISIONS))
-    if bad.height:
-        rows = ", ".join(str(r) for r in bad["row"].head(10))
-        raise DecisionsError(
-            f"decisions file {path}: decision must be 'match' or 'no_match' (rows {rows})"
-        )
-    return decided.select(
-        pl.col("record_key_l").str.strip_chars_start("'"),
-        pl.col("record_key_r").str.strip_chars_start("'"),
-        "decision",
-    ).unique(["record_key_l", "record_key_r"], keep="last", maintain_order=True)

@@ -28,6 +28,7 @@ from whiteglove.documents import Documents
 from whiteglove.layout import REPORTS_DIR, report_paths
 from whiteglove.lookup import MATCH_RECORDS, MATCH_SETTINGS, match_settings
 from whiteglove.publish import publish
+from whiteglove.review import PHONE_COLUMNS, QUEUE_NOTE, queue_for_people
 from whiteglove.safe_csv import csv_for_people
 from whiteglove.summary import run_summary
 
@@ -103,11 +104,14 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
             previous_publication.table("golden_customers"),
             run_timestamp(context),
         )
+        queue = queue_for_people(review_queue, customer_xref, linkage_model)
         files = Documents(
             {
                 "model.json": json.dumps(linkage_model, indent=2, default=str),
                 # stewards open it in spreadsheets: cells that look like formulas are neutralized
-                "review_queue.csv": csv_for_people(review_queue),
+                "review_queue.csv": csv_for_people(
+                    queue, phones=PHONE_COLUMNS, first_line=QUEUE_NOTE
+                ),
             }
         )
         reports = (data_quality_report | linkage_report).under(REPORTS_DIR)
@@ -123,6 +127,7 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
             MATCH_RECORDS: match_records,
             # each record as linked, for `whiteglove explain` and the review page
             "customer_records": customer_records,
+            "review_queue": queue,
         }
         contract = published_contract(tables, golden_contract, settings.config)
         publication = publish(

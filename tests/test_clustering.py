@@ -189,7 +189,7 @@ def test_review_queue_puts_both_records_side_by_side_with_reasons():
         }
     )
     reasons = top_reasons(scored, model)
-    assert reasons.to_list() == ["email: Exact match (+11.0); phone: All other (-6.0)"]
+    assert reasons.to_list() == ["email the same: +11.0; phone differs: -6.0"]
     recs = pl.DataFrame(
         {
             "record_key": ["crm:C1", "support:T1"],
@@ -202,4 +202,4 @@ def test_review_queue_puts_both_records_side_by_side_with_reasons():
     queue = review_queue(scored.with_columns(reasons), recs)
     row = queue.row(0, named=True)
     assert (row["full_name_l"], row["full_name_r"]) == ("Ana Ruiz", "Ana R.")
-    assert row["decision"] == "" and row["reasons"].startswith("email: Exact match")
+    assert row["decision"] == "" and row["reasons"].startswith("email the same: +11.0")

@@ -279,3 +279,47 @@ def _rebuild(
     relabelled[members] = [find(int(m)) + past for m in members]
     _, dense = np.unique(relabelled, return_inverse=True)
     return dense.astype(np.int64)
+
+
+@dataclass
+class Profile:
+    """What the guards look at in one customer: its size, its strong-identifier values and
+    its records of one-record-per-customer sources."""
+
+    size: int = 0
+    values: dict[str, set[str]] = field(default_factory=dict)
+    singles: dict[str, int] = field(default_factory=dict)
+
+
+def customer_profiles(
+    records: pl.DataFrame, strong: tuple[str, ...], one_per_customer: tuple[str, ...]
+) -> dict[str, Profile]:
+    """golden_id -> Profile, from `records` (golden_id, source and the `strong` columns)."""
+    strong = tuple(c for c in strong if c in records.columns)
+    stats = records.group_by("golden_id").agg(
+        pl.len().alias("size"),
+        *[pl.col(c).drop_nulls().cast(pl.String).unique().alias(c) for c in strong],
+        *[(pl.col("source") == s).sum().alias(f"__single_{s}") for s in one_per_customer],
+    )
+    return {
+        row["golden_id"]: Profile(
+            row["size"],
+            {c: set(row[c]) for c in strong},
+            {s: row[f"__single_{s}"] for s in one_per_customer},
+        )
+        for row in stats.iter_rows(named=True)
+    }
+
+
+def joined_conflicts(a: Profile, b: Profile, max_cluster_size: int) -> list[str]:
+    """Why the guards would keep the two customers apart, in words (empty: they would not)."""
+    found = []
+    if a.size + b.size > max_cluster_size:
+        found.append(f"together they hold {a.size + b.size} records, more than {max_cluster_size}")
+    for source, n in a.singles.items():
+        if n and b.singles.get(source, 0):
+            found.append(f"each holds a record of {source}, which has one record per customer")
+    for column, mine in a.values.items():
+        if _conflicting(sorted(mine | b.values.get(column, set()))):
+            found.append(f"they hold two values of {column} more than a typo apart")
+    return found

@@ -27,12 +27,12 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from whiteglove.clustering import _one_typo_apart
+from whiteglove.clustering import Profile, customer_profiles, joined_conflicts
 from whiteglove.config import LinkageConfig
 from whiteglove.decisions import Decision, Resolved
 from whiteglove.layout import OutputLayout
 from whiteglove.masking import mask_frame
-from whiteglove.plain_words import field_words, prior_words, step_words
+from whiteglove.plain_words import prior_words, step_words
 from whiteglove.reports.examples import compared_fields, score_match_frame, waterfall
 
 MAX_JSON_BYTES = 20 * 1024 * 1024
@@ -359,7 +359,7 @@ def explain_pair(run: PublishedRun, a: str, b: str) -> dict:
             "verdict": "guard",
             "reason": f"the model links them (p = {pair[2]:.3f} at or above the match threshold "
             f"{run.threshold:g}) but a clustering guard keeps their customers apart: "
-            + _guard(run, run.members(ga) + run.members(gb)),
+            + _guard(run, ga, gb),
         }
     elif pair is not None:
         answer |= {
@@ -428,29 +428,25 @@ def _kept_apart_by_steward(run: PublishedRun, a: str, b: str, ga: str, gb: str) 
     return None
 
 
-def _guard(run: PublishedRun, keys: list[str]) -> str:
+def _guard(run: PublishedRun, ga: str, gb: str) -> str:
     """Which guard the two customers together would break."""
-    guards = run.guards
-    found = []
-    size = guards.get("max_cluster_size")
-    if size and len(keys) > int(size):
-        found.append(f"together they hold {len(keys)} records, more than {size}")
-    records = run.records.filter(pl.col("record_key").is_in(keys))
-    for source in guards.get("one_record_per_customer") or []:
-        n = records.filter(pl.col("source") == source).height
-        if n > 1:
-            found.append(f"together they hold {n} records of {source}, one record per customer")
-    for guard in guards.get("identifiers") or []:
-        name = guard.get("field")
-        if not guard.get("splits_clusters") or name not in records.columns:
-            continue
-        values = sorted({str(v) for v in records[name].drop_nulls().to_list()})
-        if any(not _one_typo_apart(x, y) for i, x in enumerate(values) for y in values[i + 1 :]):
-            found.append(f"they hold two {field_words(name)}s more than a typo apart")
-    return (
-        "; ".join(found)
-        or "a stronger link put them in different customers when the cluster was rebuilt"
+    profiles = guard_profiles(run)
+    found = joined_conflicts(
+        profiles[ga], profiles[gb], int(run.guards.get("max_cluster_size") or 10**9)
     )
+    return "; ".join(found) or (
+        "a stronger link put them in different customers when the cluster was rebuilt"
+    )
+
+
+def guard_profiles(run: PublishedRun) -> dict[str, Profile]:
+    """Each published customer as the clustering guards see it."""
+    strong = tuple(
+        g["field"] for g in run.guards.get("identifiers") or [] if g.get("splits_clusters")
+    )
+    singles = tuple(run.guards.get("one_record_per_customer") or ())
+    records = run.records.join(run.xref.select("record_key", "golden_id"), on="record_key")
+    return customer_profiles(records, strong, singles)
 
 
 def blocking_check(run: PublishedRun, a: str, b: str) -> list[dict]:

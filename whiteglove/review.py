@@ -205,23 +205,30 @@ def identity_counts(records: pl.DataFrame) -> pl.DataFrame:
 
 
 def ordered_queue(
-    queue: pl.DataFrame, xref: pl.DataFrame, records: pl.DataFrame
+    queue: pl.DataFrame, xref: pl.DataFrame, records: pl.DataFrame, guards: dict | None = None
 ) -> dict[str, pl.DataFrame]:
-    """The review page's queue, in three parts.
+    """The review page's queue, in four parts, in the order a steward takes them.
 
     `queue`: the published review queue (golden_id_l, golden_id_r, record_key_l,
     record_key_r, match_probability...); `xref`: record_key, golden_id; `records`: the
-    identity fields.
+    records (identity fields, source); `guards`: the run's cluster guards
+    (linkage_choices["guards"]).
 
-    - `undecidable`: one side gives at most one identity group (a name alone): no steward
-      can tell from the records; set apart.
-    - `decide`: pairs across two customers, one item per two customers (their strongest
-      pair; `pairs` counts the others), ordered by what a decision would change most: the
-      expected number of record pairs a match would link, match_probability x the records of
-      one customer x the records of the other.
-    - `one_customer`: pairs other links already join, grouped by their customer (a
-      no_match there splits it; a match changes nothing), most pairs first.
+    - `decide`: pairs across two customers that the guards would let be one, one item per
+      two customers (their strongest pair; `pairs` counts them), ordered by what a decision
+      would change most: the expected number of record pairs a match links,
+      match_probability x the records of one customer x the records of the other.
+    - `one_customer`: pairs other links already join, grouped by their customer, most pairs
+      first (a no_match there splits the customer).
+    - `guarded`: pairs across two customers that a guard keeps apart (`guard` says which: two
+      birth dates, two accounts of a one-per-customer source...); a match forces them
+      together, which is seldom right.
+    - `undecidable`: one side gives at most one identity group (a name alone): no steward can
+      tell from the records; set apart.
     """
+    from whiteglove.clustering import customer_profiles, joined_conflicts
+
+    guards = guards or {}
     sizes = xref.group_by("golden_id").agg(pl.len().alias("size"))
     identity = identity_counts(records)
     pairs = (
@@ -248,18 +255,28 @@ def ordered_queue(
     )
     order = ["match_probability", "record_key_l", "record_key_r"]
     undecidable = pairs.filter(pl.col("undecidable")).sort(order, descending=[True, False, False])
-    across = pairs.filter(~pl.col("undecidable") & ~pl.col("one"))
-    decide = (
-        across.sort(order, descending=[True, False, False])
+    across = (
+        pairs.filter(~pl.col("undecidable") & ~pl.col("one"))
+        .sort(order, descending=[True, False, False])
         .group_by("customer_a", "customer_b", maintain_order=True)
         .agg(pl.all().first(), pl.len().alias("pairs"))
         .with_columns(
             (pl.col("match_probability") * pl.col("size_l") * pl.col("size_r")).alias("impact")
         )
-        .sort(
-            ["impact", "match_probability", "record_key_l", "record_key_r"],
-            descending=[True, True, False, False],
-        )
+    )
+    strong = tuple(g["field"] for g in guards.get("identifiers", []) if g.get("splits_clusters"))
+    singles = tuple(guards.get("one_record_per_customer") or ())
+    profiles = customer_profiles(
+        records.join(xref.select("record_key", "golden_id"), on="record_key"), strong, singles
+    )
+    limit = int(guards.get("max_cluster_size") or 10**9)
+    conflicts = [
+        "; ".join(joined_conflicts(profiles[a], profiles[b], limit))
+        for a, b in across.select("golden_id_l", "golden_id_r").rows()
+    ]
+    across = across.with_columns(pl.Series("guard", conflicts, dtype=pl.String)).sort(
+        ["impact", "match_probability", "record_key_l", "record_key_r"],
+        descending=[True, True, False, False],
     )
     one = pairs.filter(~pl.col("undecidable") & pl.col("one"))
     counts = one.group_by("golden_id_l").agg(pl.len().alias("pairs_in_customer"))
@@ -267,4 +284,18 @@ def ordered_queue(
         ["pairs_in_customer", "golden_id_l", "match_probability"],
         descending=[True, False, True],
     )
-    return {"decide": decide, "one_customer": one_customer, "undecidable": undecidable}
+    return {
+        "decide": across.filter(pl.col("guard") == ""),
+        "one_customer": one_customer,
+        "guarded": across.filter(pl.col("guard") != ""),
+        "undecidable": undecidable,
+    }
+
+
+def page_order(parts: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The queue's pairs (record_key_l, record_key_r) in the order the review page shows
+    them: `decide`, `one_customer`, `guarded`, then `undecidable`."""
+    return pl.concat([parts[k].select("record_key_l", "record_key_r") for k in PAGE_SECTIONS])
+
+
+PAGE_SECTIONS = ("decide", "one_customer", "guarded", "undecidable")

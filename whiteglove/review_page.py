@@ -85,7 +85,7 @@ class ReviewState:
         self.author = author or getpass.getuser()
         self.token = secrets.token_urlsafe(32)
         queue = pl.read_parquet(self.run.path("review_queue.parquet"))
-        self.queue = ordered_queue(queue, self.run.xref, self.run.records)
+        self.queue = ordered_queue(queue, self.run.xref, self.run.records, self.run.guards)
 
     def decided(self) -> list[Decision]:
         try:
@@ -183,6 +183,7 @@ def create_app(state: ReviewState, port: int):
             decide=decide,
             one_customer=one,
             undecidable=items(parts["undecidable"], decided, SHOWN_PER_SECTION),
+            guarded=items(parts["guarded"], decided, SHOWN_PER_SECTION),
             counts=counts,
             message=request.query_params.get("done", ""),
         )

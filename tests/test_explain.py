@@ -93,7 +93,8 @@ def test_a_pair_below_the_threshold_names_what_weighed_most_and_masks_personal_d
     )
     answer = explain_pair(run, a, b)
     assert answer["verdict"] == "below_threshold"
-    assert len(answer["weighed_most"]) == 3
+    assert 0 < len(answer["weighed_most"]) <= 3
+    assert not any(": +0.0" in text for text in answer["weighed_most"])
     emails = run.records.filter(pl.col("record_key").is_in([a, b]))["email"].drop_nulls()
     text = json.dumps(answer)
     assert all(email not in text for email in emails)

@@ -394,7 +394,8 @@ def explain_pair(run: PublishedRun, a: str, b: str) -> dict:
             }
         ]
         if fall:
-            top = sorted(fall["steps"], key=lambda s: -abs(s["weight"]))[:3]
+            weighed = [s for s in fall["steps"] if abs(s["weight"]) >= 0.05]
+            top = sorted(weighed, key=lambda s: -abs(s["weight"]))[:3]
             answer["weighed_most"] = [s["text"] for s in top]
     return answer
 

@@ -49,12 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(sources: Path, out_dir: Path, quiet: bool, incremental: bool = False) -> int:
     from pipelines.runner import run_pipeline
     from whiteglove.config import SourcesConfigError
+    from whiteglove.decisions import DecisionsError
 
     try:
         outcome = run_pipeline(
             sources, out_dir, log_level="WARNING" if quiet else "INFO", incremental=incremental
         )
-    except SourcesConfigError as exc:
+    except (SourcesConfigError, DecisionsError) as exc:
         print(f"whiteglove: refusing to run: {exc}", file=sys.stderr)
         return 2
     if not outcome.success:

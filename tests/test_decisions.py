@@ -171,3 +171,18 @@ def test_a_malformed_file_is_refused_naming_file_line_and_problem(tmp_path, body
     with pytest.raises(DecisionsError) as error:
         read_decisions(path)
     assert str(path) in str(error.value) and problem in str(error.value)
+
+
+def test_a_run_with_a_malformed_decisions_file_is_refused_before_it_starts(tmp_path, capsys):
+    from pipelines.cli import main
+    from tests.conftest import make_sample
+
+    sources = make_sample(tmp_path, people=30, seed=3)
+    (tmp_path / "decisions.csv").write_text(
+        ",".join(COLUMNS) + "\n,ana,lock,,,crm:1,,,\n", encoding="utf-8"
+    )
+    assert main(["run", "--sources", str(sources), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "refusing to run" in error and "decisions.csv, line 2" in error
+    assert "JSON list" in error
+    assert not (tmp_path / "out").exists()  # nothing written

@@ -17,7 +17,7 @@ from pipelines.runner import run_pipeline
 from tests.browser import chromium
 from tests.conftest import make_sample, run_once
 from whiteglove.decisions import read_decisions
-from whiteglove.explain import PublishedRun, explain_pair
+from whiteglove.explain import PublishedRun, explain_golden, explain_pair
 from whiteglove.review_page import ReviewState, create_app
 
 
@@ -174,6 +174,13 @@ def test_a_steward_decides_through_the_page_and_the_next_runs_honour_it(
     assert split_answer["verdict"] == "steward" and "split" in split_answer["reason"]
     merged = explain_pair(run, members[merge_a][0], members[merge_b][0])
     assert merged["verdict"] == "same_customer" and "steward decision" in merged["reason"]
+    # the merged customer whose id did not survive says where it went and why
+    kept = ids_of(out)[members[merge_a][0]]
+    (retired,) = {merge_a, merge_b} - {kept}
+    change = explain_golden(run, retired)["change"]
+    assert change["change"] == "merged" and change["merged_into"] == kept
+    assert f"merged into {kept}" in change["why"] and "steward decision" in change["why"]
+    assert "merge" in change["why"]
 
     with DagsterInstance.ephemeral() as instance:
         again = run_pipeline(sources, out, instance=instance, log_level="ERROR", incremental=True)

@@ -381,7 +381,7 @@ def _search(run: PublishedRun, q: str) -> list[dict]:
     ]
 
 
-def serve(out: Path, port: int = 8765, author: str | None = None) -> int:
+def serve(out: Path, port: int = 8766, author: str | None = None) -> int:
     """Serve the review page on 127.0.0.1 until interrupted."""
     import sys
 

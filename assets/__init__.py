@@ -12,7 +12,7 @@ from assets.changes import golden_changes
 from assets.contract import golden_contract
 from assets.extract import raw_source_asset
 from assets.golden import customer_xref, golden_customers_asset
-from assets.link import clusters, linkage, linkage_accuracy
+from assets.link import clusters, linkage, linkage_accuracy, steward_decisions
 from assets.lookup import match_records
 from assets.publish import published_outputs_asset
 from assets.report import data_quality_report_asset, linkage_report
@@ -33,6 +33,7 @@ def build_assets(config: SourcesConfig) -> list[AssetsDefinition]:
         customer_records_asset(config.sources),
         quarantine_asset(config.sources),
         linkage,
+        steward_decisions,
         clusters,
         linkage_accuracy,
         customer_xref,

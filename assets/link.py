@@ -25,6 +25,7 @@ from dagster import (
 from assets.metadata import table_metadata
 from assets.resources import INCREMENTAL_TAG, PreviousPublicationResource, RunSettings
 from whiteglove.clustering import cluster_records
+from whiteglove.decisions import Resolved, constraints, decisions_file, read_decisions, resolve
 from whiteglove.evaluation import cluster_metrics, load_labels, pairwise_scores
 from whiteglove.incremental import (
     linkage_key,
@@ -47,7 +48,7 @@ from whiteglove.linkage_health import (
     judge_review_share,
     linked_share,
 )
-from whiteglove.review import load_decisions, review_queue
+from whiteglove.review import review_queue
 
 REVIEW_SHARE_CHECK = AssetCheckSpec(
     "review_queue_share",
@@ -224,6 +225,36 @@ def linkage(
 
 @asset(
     group_name="link",
+    kinds={"csv"},
+    description=(
+        "The steward decisions file (linkage.decisions, else decisions.csv beside the sources "
+        "file) resolved against this run's records: the decisions that apply, and each one "
+        "that does not (a record gone, or contradicted by a later decision) with why."
+    ),
+)
+def steward_decisions(
+    context: AssetExecutionContext, settings: RunSettings, customer_records: pl.DataFrame
+) -> Output[dict]:
+    sources = settings.config
+    path = decisions_file(sources.base_dir, sources.linkage.decisions).resolve()
+    resolved = resolve(read_decisions(path), customer_records["record_key"], str(path))
+    for entry in resolved.not_applied:
+        context.log.warning(
+            f"steward decision not applied: {entry['decision']['text']}: {entry['why']}"
+        )
+    return Output(
+        resolved.as_dict(),
+        metadata={
+            "file": str(path),
+            "exists": path.exists(),
+            "applied": len(resolved.applied),
+            "not_applied": len(resolved.not_applied),
+        },
+    )
+
+
+@asset(
+    group_name="link",
     kinds={"scipy", "polars"},
     check_specs=[LINKED_SHARE_CHECK, CLUSTER_TAIL_CHECK],
     description=(
@@ -243,10 +274,12 @@ def clusters(
     customer_records: pl.DataFrame,
     match_pairs: pl.DataFrame,
     linkage_choices: dict,
+    steward_decisions: dict,
 ) -> Iterator[Output[pl.DataFrame] | AssetCheckResult]:
     sources = settings.config
     config = sources.linkage
-    decisions = load_decisions(sources.resolve(config.decisions)) if config.decisions else None
+    applied = Resolved.from_dict(steward_decisions).applied
+    decisions = constraints(applied) if applied else None
     strong = strong_fields(linkage_choices)
     result = cluster_records(
         customer_records,
@@ -275,6 +308,7 @@ def clusters(
             strong_identifiers=MetadataValue.json(list(strong)),
             steward_links_forced=result.forced,
             steward_links_forbidden=result.forbidden,
+            steward_decisions_applied=len(applied),
             cluster_size_distribution=MetadataValue.json(sizes["distribution"]),
         ),
     )

@@ -28,6 +28,7 @@ from whiteglove.documents import Documents
 from whiteglove.layout import REPORTS_DIR, report_paths
 from whiteglove.lookup import MATCH_RECORDS, MATCH_SETTINGS, match_settings
 from whiteglove.publish import publish
+from whiteglove.review import PHONE_COLUMNS, QUEUE_NOTE, queue_for_people
 from whiteglove.safe_csv import csv_for_people
 from whiteglove.summary import run_summary
 
@@ -63,6 +64,7 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         linkage_accuracy: dict,
         linkage_model: dict,
         linkage_choices: dict,
+        steward_decisions: dict,
         data_quality_report: Documents,
         linkage_report: Documents,
         **validated: dict,
@@ -88,6 +90,12 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         summary["changes"] = change_counts(golden_changes)
         summary["contract"] = golden_contract["decision"]
         summary["linkage"]["review_queue_pairs"] = review_queue.height
+        if steward_decisions.get("entries"):
+            summary["decisions"] = {
+                "file": steward_decisions["file"],
+                "applied": len(steward_decisions["applied"]),
+                "not_applied": steward_decisions["not_applied"],
+            }
         if linkage_accuracy.get("labels"):
             summary["accuracy"] = {k: v for k, v in linkage_accuracy.items() if k != "curve"}
         golden_published = with_history(
@@ -96,11 +104,14 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
             previous_publication.table("golden_customers"),
             run_timestamp(context),
         )
+        queue = queue_for_people(review_queue, customer_xref, linkage_model)
         files = Documents(
             {
                 "model.json": json.dumps(linkage_model, indent=2, default=str),
                 # stewards open it in spreadsheets: cells that look like formulas are neutralized
-                "review_queue.csv": csv_for_people(review_queue),
+                "review_queue.csv": csv_for_people(
+                    queue, phones=PHONE_COLUMNS, first_line=QUEUE_NOTE
+                ),
             }
         )
         reports = (data_quality_report | linkage_report).under(REPORTS_DIR)
@@ -111,7 +122,12 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
             "golden_lineage": golden_lineage,
             "match_pairs": match_pairs,
             "quarantine": quarantine,
+            # the values the model compared: lookups, and `whiteglove explain` (its blocking
+            # rules run on these, its waterfalls are scored from them)
             MATCH_RECORDS: match_records,
+            # each record as linked, for `whiteglove explain` and the review page
+            "customer_records": customer_records,
+            "review_queue": queue,
         }
         contract = published_contract(tables, golden_contract, settings.config)
         publication = publish(
@@ -122,6 +138,7 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
                 "run_summary.json": summary,
                 MATCH_SETTINGS: match_settings(settings.config, linkage_choices),
                 CONTRACT_FILE: contract,
+                "steward_decisions.json": steward_decisions,
             },
             files=files | reports,
             descriptions=contract_descriptions(contract),

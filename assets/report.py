@@ -134,6 +134,7 @@ def linkage_report(
     linkage_choices: dict,
     linkage_model: dict,
     customer_records: pl.DataFrame,
+    steward_decisions: dict,
 ) -> Output[Documents]:
     from whiteglove.reports import linkage_report as render
     from whiteglove.reports import metadata_markdown
@@ -154,6 +155,7 @@ def linkage_report(
         generated_at=datetime.now(UTC),
         run_id=context.run_id,
         examples=examples,
+        decisions=steward_decisions,
     )
     return Output(
         Documents({LINKAGE_REPORT: html}),

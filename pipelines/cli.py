@@ -1,5 +1,6 @@
 """The command line: `whiteglove run [--sources PATH] [--out DIR]`, `whiteglove generate`,
-`whiteglove lookup` and `whiteglove serve` (pipelines/lookup_cli.py)."""
+`whiteglove lookup` and `whiteglove serve` (pipelines/lookup_cli.py), `whiteglove explain`
+and `whiteglove review` (pipelines/review_cli.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipelines import lookup_cli
+from pipelines import lookup_cli, review_cli
 from whiteglove.layout import BUNDLED_SOURCES, DEFAULT_OUT, report_paths
 
 
@@ -30,9 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--seed", type=int, default=7)
     generate.add_argument("--out", type=Path, required=True)
     lookup_cli.add_commands(commands)
+    review_cli.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command in ("lookup", "serve"):
         return lookup_cli.run_command(args)
+    if args.command in ("explain", "review"):
+        return review_cli.run_command(args)
     if args.command == "generate":
         from whiteglove.sample_data import generate as write_sample
 
@@ -45,12 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(sources: Path, out_dir: Path, quiet: bool, incremental: bool = False) -> int:
     from pipelines.runner import run_pipeline
     from whiteglove.config import SourcesConfigError
+    from whiteglove.decisions import DecisionsError
 
     try:
         outcome = run_pipeline(
             sources, out_dir, log_level="WARNING" if quiet else "INFO", incremental=incremental
         )
-    except SourcesConfigError as exc:
+    except (SourcesConfigError, DecisionsError) as exc:
         print(f"whiteglove: refusing to run: {exc}", file=sys.stderr)
         return 2
     if not outcome.success:

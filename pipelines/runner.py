@@ -16,6 +16,7 @@ from pipelines.build import BUILD_JOB, build_definitions
 from pipelines.incremental import incremental_selection
 from whiteglove.atomic import remove_temporaries
 from whiteglove.config import load_sources
+from whiteglove.decisions import decisions_file, read_decisions
 from whiteglove.layout import OutputLayout
 from whiteglove.publish import (
     PUBLISH_LOCK,
@@ -63,7 +64,8 @@ def run_pipeline(
 ) -> RunOutcome:
     """Materialize every asset for `sources` into `out_dir`.
 
-    A bad sources file raises SourcesConfigError before anything runs. A failing step ends
+    A bad sources file raises SourcesConfigError, a malformed decisions file DecisionsError,
+    before anything runs. A failing step ends
     the run with `success=False` and the previous published output untouched. So does an
     output folder that holds someone else's files, or one another run is using: the run
     holds an exclusive lock on the folder from start to end, waiting up to `lock_timeout`
@@ -73,8 +75,11 @@ def run_pipeline(
     change since they were last built are not extracted again, and linkage scores only the
     pairs that involve a new or changed record, with the previous run's model.
     """
-    # A bad sources file or suite is refused here, before anything is locked or written.
+    # A bad sources file or suite is refused here, before anything is locked or written;
+    # so is a malformed decisions file (the steward_decisions asset reads it again, for runs
+    # the UI or the sensor start).
     config = load_sources(sources)
+    read_decisions(decisions_file(config.base_dir, config.linkage.decisions))
     key = (str(sources), str(out_dir))
     _JOBS[key] = build_definitions(Path(sources), Path(out_dir), config).resolve_job_def(BUILD_JOB)
     folder = out_dir.resolve()

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from whiteglove.clustering import cluster_records
-from whiteglove.review import DecisionsError, load_decisions, review_queue, top_reasons
+from whiteglove.decisions import DecisionsError, read_decisions
+from whiteglove.review import review_queue, top_reasons
 
 
 def records(*rows: tuple[str, date | None]) -> pl.DataFrame:
@@ -137,12 +138,12 @@ def test_decisions_file_is_read_and_typos_are_refused(tmp_path: Path):
         "record_key_l,record_key_r,decision,full_name_l\n"
         "crm:C1,billing:B1,match,x\ncrm:C2,billing:B2,,y\ncrm:C3,billing:B3, No_Match ,z\n"
     )
-    frame = load_decisions(good)
-    assert frame.rows() == [("crm:C1", "billing:B1", "match"), ("crm:C3", "billing:B3", "no_match")]
+    found = [(d.records, d.kind) for d in read_decisions(good)]
+    assert found == [(("crm:C1", "billing:B1"), "match"), (("crm:C3", "billing:B3"), "no_match")]
     bad = tmp_path / "bad.csv"
     bad.write_text("record_key_l,record_key_r,decision\ncrm:C1,billing:B1,yes\n")
-    with pytest.raises(DecisionsError, match=r"bad.csv.*rows 2"):
-        load_decisions(bad)
+    with pytest.raises(DecisionsError, match=r"bad.csv, line 2: decision 'yes'"):
+        read_decisions(bad)
 
 
 def test_review_queue_puts_both_records_side_by_side_with_reasons():
@@ -188,7 +189,7 @@ def test_review_queue_puts_both_records_side_by_side_with_reasons():
         }
     )
     reasons = top_reasons(scored, model)
-    assert reasons.to_list() == ["email: Exact match (+11.0); phone: All other (-6.0)"]
+    assert reasons.to_list() == ["email the same: +11.0; phone differs: -6.0"]
     recs = pl.DataFrame(
         {
             "record_key": ["crm:C1", "support:T1"],
@@ -201,4 +202,4 @@ def test_review_queue_puts_both_records_side_by_side_with_reasons():
     queue = review_queue(scored.with_columns(reasons), recs)
     row = queue.row(0, named=True)
     assert (row["full_name_l"], row["full_name_r"]) == ("Ana Ruiz", "Ana R.")
-    assert row["decision"] == "" and row["reasons"].startswith("email: Exact match")
+    assert row["decision"] == "" and row["reasons"].startswith("email the same: +11.0")

@@ -148,7 +148,7 @@ def test_a_saved_model_is_loaded_instead_of_trained(sample, baseline, tmp_path):
 
 def test_steward_decisions_force_and_forbid_links_in_the_next_run(sample, baseline, tmp_path):
     out = baseline.out
-    queue = pl.read_csv(out / "review_queue.csv", infer_schema=False)
+    queue = pl.read_csv(out / "review_queue.csv", infer_schema=False, skip_rows=1)
     assert queue.height > 0 and queue["reasons"].str.len_chars().min() > 0
     xref = clusters_of(out)
     ids = dict(xref.iter_rows())
@@ -184,6 +184,67 @@ def test_steward_decisions_force_and_forbid_links_in_the_next_run(sample, baseli
     after = dict(clusters_of(tmp_path / "decided").iter_rows())
     assert after[to_force["record_key_l"]] == after[to_force["record_key_r"]]
     assert after[to_forbid[0]] != after[to_forbid[1]]
+
+
+def test_cluster_decisions_last_through_a_retrain_and_an_incremental_run(
+    sample, baseline, tmp_path
+):
+    """Lock, split, merge and pair decisions hold after a full run with other thresholds and
+    an incremental run; a contradiction and a decision about a gone record are reported."""
+    from whiteglove.decisions import Decision, append_decision
+
+    members = (
+        clusters_of(baseline.out)
+        .group_by("cluster")
+        .agg(pl.col("record_key").sort())
+        .sort("cluster")
+    )
+    big = members.filter(pl.col("record_key").list.len() >= 3)["record_key"].to_list()
+    pairs_ = members.filter(pl.col("record_key").list.len() == 2)["record_key"].to_list()
+    lock, split_from = big[0], big[1]
+    merge_a, merge_b, forbid, contradicted = pairs_[0], pairs_[1], pairs_[2], pairs_[3]
+    decisions = tmp_path / "decisions.csv"
+    for d in [
+        Decision("lock", tuple(lock), author="ana", reason="checked"),
+        Decision("split", (split_from[0],), tuple(split_from[1:]), author="ana"),
+        Decision("merge", (*merge_a, *merge_b), author="ana"),
+        Decision("no_match", tuple(forbid), author="ana"),
+        Decision("no_match", tuple(contradicted), author="ana"),
+        Decision("match", tuple(contradicted), author="luis", reason="same DNI"),
+        Decision("match", (lock[0], "crm:NO-SUCH-RECORD"), author="ana"),
+    ]:
+        append_decision(decisions, d)
+    # a retrain with other thresholds: the pairs linked change, the decisions do not
+    sources = sources_with(
+        sample, tmp_path, decisions="decisions.csv", match_threshold=0.9, review_threshold=0.5
+    )
+    out = tmp_path / "decided"
+
+    def holds(run_out: Path) -> None:
+        ids = dict(clusters_of(run_out).iter_rows())
+        same = {k for k, g in ids.items() if g == ids[lock[0]]}
+        assert same == set(lock)
+        assert ids[split_from[0]] not in {ids[k] for k in split_from[1:]}
+        assert len({ids[k] for k in (*merge_a, *merge_b)}) == 1
+        assert ids[forbid[0]] != ids[forbid[1]]
+        assert ids[contradicted[0]] == ids[contradicted[1]]  # the later decision, a match
+
+    assert run_once(sources, out).success
+    holds(out)
+    summary = json.loads((out / "run_summary.json").read_text())["decisions"]
+    assert summary["applied"] == 5
+    why = {e["decision"]["line"]: e for e in summary["not_applied"]}
+    assert set(why) == {6, 8}
+    assert [o["line"] for o in why[6]["conflicts_with"]] == [7]
+    assert why[6]["conflicts_with"][0]["author"] == "luis"
+    assert "NO-SUCH-RECORD gone" in why[8]["why"]
+    report = (out / "reports" / "linkage.html").read_text()
+    assert "decision-not-applied" in report and "same DNI" in report
+
+    with DagsterInstance.ephemeral() as instance:
+        again = run_pipeline(sources, out, instance=instance, log_level="ERROR", incremental=True)
+    assert again.success, again.failures
+    holds(out)
 
 
 def _subset_exports(root: Path, keep_people: set[int], target: Path) -> None:

@@ -176,14 +176,14 @@ def test_a_declared_identifier_changes_weights_reasons_and_accuracy(tmp_path):
     assert same.height > 100
     assert (same["match_weight"] > same["match_weight_before"]).all()
     # a steward sees the number side by side, and why the pair weighs what it does
-    queue = pl.read_csv(out / "review_queue.csv", infer_schema=False)
+    queue = pl.read_csv(out / "review_queue.csv", infer_schema=False, skip_rows=1)
     assert {"customer_no_l", "customer_no_r"} <= set(queue.columns)
     both_numbered = queue.filter(
         pl.col("customer_no_l").fill_null("").str.len_chars().gt(0)
         & pl.col("customer_no_r").fill_null("").str.len_chars().gt(0)
     )
     assert both_numbered.height > 10
-    mentioned = both_numbered["reasons"].str.contains("customer_no: ").mean()
+    mentioned = both_numbered["reasons"].str.contains("customer no ").mean()
     print(f"reasons name the customer number in {mentioned:.0%} of numbered review pairs")
     assert mentioned > 0.5
     # and it is evidence worth having: fake_1000's garbled names and dates need it

@@ -111,12 +111,32 @@ def test_run_summary_accounts_for_every_source(fresh_run):
 def test_the_published_review_queue_is_the_uncertain_band_ready_for_a_steward(fresh_run):
     path = fresh_run.out / "review_queue.csv"
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads accents
-    queue = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    note = path.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert note.startswith("# ") and "reviewer" in note and "," not in note  # what goes where
+    queue = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy", skip_rows=1)
     summary = fresh_run.outcome.summary
     assert queue.height == summary["linkage"]["review_queue_pairs"] > 0
-    assert queue.columns[:6] == [
-        "record_key_l", "record_key_r", "match_probability", "match_weight", "reasons", "decision",
+    assert queue.columns[:12] == [
+        "golden_id_l", "golden_id_r", "same_customer", "record_key_l", "record_key_r",
+        "match_probability", "match_weight", "reasons", "prior_weight", "decision", "reviewer",
+        "note",
     ]  # fmt: skip
+    # the golden ids are the crosswalk's, and same_customer says when they are one
+    published = pl.read_parquet(fresh_run.out / "customer_xref.parquet")
+    keys = published["source"] + ":" + published["source_record_id"]
+    golden = dict(zip(keys, published["golden_id"], strict=True))
+    for row in queue.head(50).iter_rows(named=True):
+        assert (row["golden_id_l"], row["golden_id_r"]) == (
+            golden[row["record_key_l"]],
+            golden[row["record_key_r"]],
+        )
+        assert (row["same_customer"] == "yes") == (row["golden_id_l"] == row["golden_id_r"])
+    # the prior and the reasons in plain words ("email the same: +11.7")
+    assert queue["prior_weight"].cast(pl.Float64).max() < -5
+    assert queue["reasons"].str.contains(r": [+-]\d").all()
+    # phones readable, without an apostrophe, and never a formula
+    phones = pl.concat([queue["phone_l"], queue["phone_r"]]).drop_nulls()
+    assert phones.len() > 0 and phones.str.contains(r"^\(\+\d+\) [0-9 ]+$").all()
     probability = queue["match_probability"].cast(pl.Float64)
     match = summary["linkage"]["match_threshold"]
     assert probability.min() >= 0.2 and probability.max() < match  # the default review band
@@ -127,14 +147,14 @@ def test_the_published_review_queue_is_the_uncertain_band_ready_for_a_steward(fr
     keys = set((xref["source"] + ":" + xref["source_record_id"]).to_list())
     assert set(queue["record_key_l"]) | set(queue["record_key_r"]) <= keys
     # no text cell starts like a formula (names with '=' or '+' are neutralized)
-    text = queue.drop("match_probability", "match_weight")
+    text = queue.drop("match_probability", "match_weight", "prior_weight")  # numbers
     starts = {v[0] for c in text.columns for v in text[c].drop_nulls() if v}
     assert not starts & set("=+-@\t\r")
 
 
 def test_the_command_line_summary_names_each_report_and_the_pairs_to_review(fresh_run):
     lines = format_summary(fresh_run.outcome.summary, fresh_run.out).splitlines()
-    queue = pl.read_csv(fresh_run.out / "review_queue.csv", infer_schema=False)
+    queue = pl.read_csv(fresh_run.out / "review_queue.csv", infer_schema=False, skip_rows=1)
     for name, path in report_paths(fresh_run.out.resolve()).items():
         (line,) = [x for x in lines if x.endswith(str(path))]
         assert path.is_file(), (name, line)  # through the reports link, the published file

@@ -66,3 +66,18 @@ def test_the_written_file_is_safe_when_read_back_as_a_spreadsheet_would(tmp_path
     assert rows[1]["name_l"] == 'Ana "la" grande\nRuiz'  # quoting keeps it one cell
     assert rows[0]["reasons"] == "'=cmd|' /C calc'!A0; ok"
     assert rows[0]["match_probability"] == "0.71"
+
+
+def test_phones_are_readable_without_an_apostrophe_and_never_a_formula(tmp_path):
+    frame = pl.DataFrame(
+        {"phone_l": ["+34612345678", "+441632960961", None], "name_l": ["=1+2", "Ana", "+x"]}
+    )
+    path = tmp_path / "queue.csv"
+    path.write_bytes(csv_for_people(frame, phones=("phone_l",), first_line="# decide here"))
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        assert fh.readline() == "# decide here\n"
+        rows = list(csv.DictReader(fh))
+    assert [r["phone_l"] for r in rows] == ["(+34) 612 34 56 78", "(+44) 1632 960961", ""]
+    assert [r["name_l"] for r in rows] == ["'=1+2", "Ana", "'+x"]  # other cells still quoted
+    with pytest.raises(ValueError):
+        csv_for_people(frame, first_line="# a, b")

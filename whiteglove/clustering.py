@@ -6,8 +6,10 @@ pass, a cluster that is implausible (larger than `max_cluster_size`, holding two
 strong identifier such as a birth date, or two records of a source that holds one record per
 customer) is rebuilt from its links, strongest first, skipping every link that would make the
 growing cluster implausible. A wrong link is dropped where it conflicts with
-stronger evidence; the right links around it stay. Steward decisions force or forbid single
-links first.
+stronger evidence; the right links around it stay. Steward decisions (whiteglove/decisions.py)
+come first: forced links are always taken, forbidden ones never; a locked customer's records
+link to no one outside it; records a decision keeps apart (a no_match, a split) make a
+cluster that holds both implausible, so it is rebuilt without joining them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from whiteglove.decisions import Constraints, constraints, pair_frame_decisions
 from whiteglove.metrics import cluster_figures, cluster_sizes
 
 
@@ -40,25 +43,30 @@ def cluster_records(
     pairs: pl.DataFrame,
     threshold: float,
     max_cluster_size: int,
-    decisions: pl.DataFrame | None = None,
+    decisions: Constraints | pl.DataFrame | None = None,
     strong: tuple[str, ...] = ("date_of_birth",),
     one_per_customer: tuple[str, ...] = (),
 ) -> Clustering:
     """record_key -> cluster_id for `records` (record_key, the `strong` columns, and source).
 
-    `pairs`: unique_id_l, unique_id_r, match_probability. `decisions`: record_key_l,
-    record_key_r, decision ('match' or 'no_match'). `strong`: identifiers one person has
+    `pairs`: unique_id_l, unique_id_r, match_probability. `decisions`: the constraints of the
+    steward decisions that apply (or pair decisions as a frame: record_key_l, record_key_r,
+    decision 'match' or 'no_match'). `strong`: identifiers one person has
     one value of (birth date, national id); two values more than a typo apart make a
     cluster implausible. `one_per_customer`: sources with at most one record per customer.
     """
-    limits = _Limits(max_cluster_size, strong, frozenset(one_per_customer))
+    if isinstance(decisions, pl.DataFrame):
+        decisions = constraints(pair_frame_decisions(decisions))
     source = pl.col("source") if one_per_customer else pl.lit(None, pl.String).alias("source")
     keys = records.select("record_key", *strong, source).sort("record_key")
     index = keys.with_row_index("node").select("record_key", "node")
     edges = _edges(pairs, index)
     forced = forbidden = 0
-    if decisions is not None and decisions.height:
+    apart: dict[int, frozenset[tuple[int, int]]] = {}
+    if decisions is not None:
         edges, forced, forbidden = _apply_decisions(edges, decisions, index)
+        apart = _apart_tokens(decisions, index)
+    limits = _Limits(max_cluster_size, strong, frozenset(one_per_customer), apart)
 
     linked = edges.filter(pl.col("p") >= threshold)
     labels = _components(keys.height, linked)
@@ -80,6 +88,8 @@ class _Limits:
     max_size: int
     strong: tuple[str, ...]
     one_per_customer: frozenset[str]
+    # node -> (token, side) of the steward decisions keeping records apart
+    apart: dict[int, frozenset[tuple[int, int]]] = field(default_factory=dict)
 
 
 def _edges(pairs: pl.DataFrame, index: pl.DataFrame) -> pl.DataFrame:
@@ -92,25 +102,44 @@ def _edges(pairs: pl.DataFrame, index: pl.DataFrame) -> pl.DataFrame:
 
 
 def _apply_decisions(
-    edges: pl.DataFrame, decisions: pl.DataFrame, index: pl.DataFrame
+    edges: pl.DataFrame, decided: Constraints, index: pl.DataFrame
 ) -> tuple[pl.DataFrame, int, int]:
-    """Forced links become certain edges; forbidden links are removed in both directions."""
-    decided = (
-        decisions.join(index.rename({"record_key": "record_key_l", "node": "a"}), on="record_key_l")
-        .join(index.rename({"record_key": "record_key_r", "node": "b"}), on="record_key_r")
-        .with_columns(
-            pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b")
+    """Forced links become certain edges; forbidden links, and links leaving a locked
+    customer, are removed in both directions."""
+
+    def nodes(pairs: pl.DataFrame) -> pl.DataFrame:
+        return (
+            pairs.join(index.rename({"record_key": "record_key_l", "node": "a"}), on="record_key_l")
+            .join(index.rename({"record_key": "record_key_r", "node": "b"}), on="record_key_r")
+            .select(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"))
+            .unique()
         )
-    )
+
     ordered = edges.with_columns(
         pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b")
     )
-    forbid = decided.filter(pl.col("decision") == "no_match").select("a", "b")
-    force = decided.filter(pl.col("decision") == "match").select(
+    forbid = nodes(decided.forbidden)
+    force = nodes(decided.forced).select(
         "a", "b", pl.lit(1.0).alias("p"), pl.lit(True).alias("forced")
     )
     kept = ordered.join(forbid, on=["a", "b"], how="anti").join(force, on=["a", "b"], how="anti")
+    if decided.locked.height:
+        locks = decided.locked.join(index, on="record_key").select("node", "lock")
+        kept = (
+            kept.join(locks.rename({"node": "a", "lock": "lock_a"}), on="a", how="left")
+            .join(locks.rename({"node": "b", "lock": "lock_b"}), on="b", how="left")
+            .filter(pl.col("lock_a").eq_missing(pl.col("lock_b")))
+            .drop("lock_a", "lock_b")
+        )
     return pl.concat([kept, force]), force.height, forbid.height
+
+
+def _apart_tokens(decided: Constraints, index: pl.DataFrame) -> dict[int, frozenset]:
+    rows = decided.apart.join(index, on="record_key").group_by("node").agg("token", "side")
+    return {
+        int(node): frozenset(zip(tokens, sides, strict=True))
+        for node, tokens, sides in rows.select("node", "token", "side").iter_rows()
+    }
 
 
 def _components(n: int, edges: pl.DataFrame) -> np.ndarray:
@@ -138,6 +167,13 @@ def _implausible(keys: pl.DataFrame, labels: np.ndarray, limits: _Limits) -> np.
             (pl.col("size") > limits.max_size) | (pl.col("single") > pl.col("single_sources"))
         )["cluster"].to_list()
     )
+    if limits.apart:
+        rows = [(int(labels[node]), t, side) for node, ts in limits.apart.items() for t, side in ts]
+        kept_apart = pl.DataFrame(
+            rows, schema={"cluster": pl.Int64, "token": pl.Int64, "side": pl.Int64}, orient="row"
+        )
+        both = kept_apart.group_by("cluster", "token").agg(pl.col("side").n_unique().alias("n"))
+        bad |= set(both.filter(pl.col("n") > 1)["cluster"].to_list())
     # few clusters hold several values, so the pairwise check runs on those only
     for column in limits.strong:
         several = stats.filter(pl.col(column).list.len() > 1).select("cluster", column)
@@ -170,13 +206,18 @@ def _one_typo_apart(a: str, b: str) -> bool:
 class _Group:
     """A growing cluster during a rebuild: its size and what it already holds."""
 
-    def __init__(self, values: list[str | None], source: str, limits: _Limits) -> None:
+    def __init__(
+        self, values: list[str | None], source: str, limits: _Limits, apart: frozenset = frozenset()
+    ) -> None:
         self.size = 1
         self.values = [{v} if v is not None else set() for v in values]
         self.single = {source} & limits.one_per_customer
+        self.apart = set(apart)
 
     def accepts(self, other: _Group, limits: _Limits) -> bool:
         if self.size + other.size > limits.max_size or self.single & other.single:
+            return False
+        if any((token, 1 - side) in self.apart for token, side in other.apart):
             return False
         return all(
             x == y or _one_typo_apart(x, y)
@@ -188,6 +229,7 @@ class _Group:
     def absorb(self, other: _Group) -> None:
         self.size += other.size
         self.single |= other.single
+        self.apart |= other.apart
         for mine, theirs in zip(self.values, other.values, strict=True):
             mine |= theirs
 
@@ -212,7 +254,7 @@ def _rebuild(
         else [()] * len(members)
     )
     groups = {
-        int(m): _Group(list(v), source, limits)
+        int(m): _Group(list(v), source, limits, limits.apart.get(int(m), frozenset()))
         for m, v, source in zip(members, strong_values, member_keys["source"], strict=True)
     }
     parent = {m: m for m in groups}
@@ -237,3 +279,47 @@ def _rebuild(
     relabelled[members] = [find(int(m)) + past for m in members]
     _, dense = np.unique(relabelled, return_inverse=True)
     return dense.astype(np.int64)
+
+
+@dataclass
+class Profile:
+    """What the guards look at in one customer: its size, its strong-identifier values and
+    its records of one-record-per-customer sources."""
+
+    size: int = 0
+    values: dict[str, set[str]] = field(default_factory=dict)
+    singles: dict[str, int] = field(default_factory=dict)
+
+
+def customer_profiles(
+    records: pl.DataFrame, strong: tuple[str, ...], one_per_customer: tuple[str, ...]
+) -> dict[str, Profile]:
+    """golden_id -> Profile, from `records` (golden_id, source and the `strong` columns)."""
+    strong = tuple(c for c in strong if c in records.columns)
+    stats = records.group_by("golden_id").agg(
+        pl.len().alias("size"),
+        *[pl.col(c).drop_nulls().cast(pl.String).unique().alias(c) for c in strong],
+        *[(pl.col("source") == s).sum().alias(f"__single_{s}") for s in one_per_customer],
+    )
+    return {
+        row["golden_id"]: Profile(
+            row["size"],
+            {c: set(row[c]) for c in strong},
+            {s: row[f"__single_{s}"] for s in one_per_customer},
+        )
+        for row in stats.iter_rows(named=True)
+    }
+
+
+def joined_conflicts(a: Profile, b: Profile, max_cluster_size: int) -> list[str]:
+    """Why the guards would keep the two customers apart, in words (empty: they would not)."""
+    found = []
+    if a.size + b.size > max_cluster_size:
+        found.append(f"together they hold {a.size + b.size} records, more than {max_cluster_size}")
+    for source, n in a.singles.items():
+        if n and b.singles.get(source, 0):
+            found.append(f"each holds a record of {source}, which has one record per customer")
+    for column, mine in a.values.items():
+        if _conflicting(sorted(mine | b.values.get(column, set()))):
+            found.append(f"they hold two values of {column} more than a typo apart")
+    return found

@@ -353,8 +353,8 @@ class LinkageConfig(_Strict):
     # so nightly runs are repeatable and fast.
     model: str | None = None
     labels: LabelsConfig | None = None
-    # A steward's decisions (CSV: record_key_l, record_key_r, decision = match | no_match)
-    # forcing or forbidding links in the next run.
+    # A steward's decisions file (whiteglove/decisions.py: match, no_match, lock, split,
+    # merge), relative to the sources file; unset: decisions.csv beside it, when it exists.
     decisions: str | None = None
     # Clusters larger than this are split at their weakest links and reported: no real
     # customer has hundreds of records, chained namesakes do.

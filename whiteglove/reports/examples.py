@@ -187,14 +187,23 @@ def score_examples(
     records of the pairs are compared (every left one with every right one: a hundred pairs
     for ten examples).
     """
+    from whiteglove.linkage.model import match_frame
+
+    return score_match_frame(match_frame(records, config.match_fields), model, keys, config)
+
+
+def score_match_frame(
+    frame: pl.DataFrame, model: dict, keys: pl.DataFrame, config: LinkageConfig
+) -> pl.DataFrame:
+    """`score_examples` over records already in the model's columns (`match_frame`: what
+    a run publishes as match_records)."""
     from splink import DuckDBAPI, Linker
 
     from whiteglove.linkage.backends import duckdb_connection
-    from whiteglove.linkage.model import in_dialect, match_frame
+    from whiteglove.linkage.model import in_dialect
 
     if keys.height == 0:
         return pl.DataFrame(schema={"unique_id_l": pl.String, "unique_id_r": pl.String})
-    frame = match_frame(records, config.match_fields)
     settings = {
         **in_dialect(model, "duckdb", config.match_fields),
         "blocking_rules_to_generate_predictions": [],

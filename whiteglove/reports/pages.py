@@ -266,6 +266,7 @@ def linkage_report(
     generated_at: datetime,
     run_id: str,
     examples: list[dict] | None = None,
+    decisions: dict | None = None,
 ) -> tuple[str, dict]:
     """The linkage report (html) and its metrics.
 
@@ -273,7 +274,8 @@ def linkage_report(
     what chose them, and the cluster guards. Thresholds are match probabilities, as the
     pipeline uses them; on the match-weight histogram they are drawn at the equivalent weight
     log2(p / (1 - p)). `examples` are example pairs per match-weight band with their
-    waterfalls (whiteglove/reports/examples.py), personal values already masked.
+    waterfalls (whiteglove/reports/examples.py), personal values already masked. `decisions`:
+    the steward decisions of the run (whiteglove/decisions.py, `Resolved.as_dict`), if any.
     """
     match_threshold = choices["match_threshold"]["value"]
     review_threshold = choices["review_threshold"]
@@ -328,6 +330,7 @@ def linkage_report(
         guards=choices["guards"],
         comparisons=comparisons,
         examples=_with_waterfalls(examples),
+        decisions=decisions if decisions and decisions.get("entries") else None,
         accuracy=[
             (ACCURACY_NAMES.get(k, k), pct(v, 2) if k in SHARES else number(v))
             for k, v in fig["accuracy"]

@@ -15,7 +15,7 @@ def test_auto_gives_every_core_a_thread_and_every_thread_its_memory() -> None:
     assert (small.threads, small.memory_bytes) == (2, 2 * GIB)
     big = duckdb_limits("auto", "auto", cores=16, memory=128 * GIB)
     assert (big.threads, big.memory_bytes) == (16, 16 * GIB)
-    assert big.derived and small.derived
+    assert big.threads_derived and big.memory_derived
 
 
 def test_sixteen_threads_on_a_small_machine_get_the_memory_they_need() -> None:
@@ -40,8 +40,14 @@ def test_a_set_memory_limit_bounds_the_threads_chosen_for_it() -> None:
 
 def test_set_values_are_kept_as_given() -> None:
     limits = duckdb_limits("3GB", 5, cores=16, memory=128 * GIB)
-    assert (limits.threads, limits.memory_bytes, limits.derived) == (5, 3 * GIB, False)
-    assert limits.summary()["chosen_by"] == "the sources file"
+    assert (limits.threads, limits.memory_bytes) == (5, 3 * GIB)
+    assert limits.summary()["threads_chosen_by"] == "the sources file"
+    assert limits.summary()["memory_limit_chosen_by"] == "the sources file"
+    mixed = duckdb_limits("auto", 16, cores=2, memory=24 * GIB).summary()
+    assert (mixed["threads_chosen_by"], mixed["memory_limit_chosen_by"]) == (
+        "the sources file",
+        "the machine (auto)",
+    )
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,8 @@ class DuckDBLimits:
 
     threads: int
     memory_bytes: int
-    derived: bool  # True when either was chosen here rather than by the sources file
+    threads_derived: bool  # chosen here ("auto") rather than by the sources file
+    memory_derived: bool
 
     def config(self) -> dict[str, str]:
         """The limits as DuckDB connection settings."""
@@ -44,14 +45,20 @@ class DuckDBLimits:
 
     def summary(self) -> dict:
         """The limits and what chose them, as run_summary.json reports them."""
+
+        def chosen(derived: bool) -> str:
+            return "the machine (auto)" if derived else "the sources file"
+
         return {
             "threads": self.threads,
+            "threads_chosen_by": chosen(self.threads_derived),
             "memory_limit": f"{self.memory_bytes / GIB:.1f} GiB",
-            "chosen_by": "the machine (auto)" if self.derived else "the sources file",
+            "memory_limit_chosen_by": chosen(self.memory_derived),
             "why": (
-                f"{MEMORY_PER_THREAD // GIB} GiB per thread, at least {MEMORY_FLOOR // GIB} "
-                f"GiB, at most {MEMORY_SHARE:.0%} of {available_memory() / GIB:.1f} GiB, a "
-                f"thread per core ({available_cores()}) unless set (linkage.duckdb_threads, "
+                f"auto: {MEMORY_PER_THREAD // GIB} GiB per thread, at least "
+                f"{MEMORY_FLOOR // GIB} GiB, at most {MEMORY_SHARE:.0%} of "
+                f"{available_memory() / GIB:.1f} GiB; a thread per core ({available_cores()}), "
+                "no more than the memory allows (linkage.duckdb_threads, "
                 "linkage.duckdb_memory_limit)"
             ),
         }
@@ -97,7 +104,7 @@ def duckdb_limits(
     if threads == "auto":
         # a thread count of its own choosing never outgrows the memory it has
         wanted = max(1, min(wanted, budget // MEMORY_PER_THREAD))
-    return DuckDBLimits(wanted, budget, derived="auto" in (memory_limit, threads))
+    return DuckDBLimits(wanted, budget, threads == "auto", memory_limit == "auto")
 
 
 def parse_size(text: str, memory: int) -> int:

@@ -339,7 +339,9 @@ def score(clusters_path: Path, truth_path: Path, *, pipeline: bool) -> dict:
 
 
 # ----------------------------------------------------------------------------- one size
-def bench_pipeline(ds: Dataset, work: Path, run: int, timeout: float, env: dict) -> dict:
+def bench_pipeline(
+    ds: Dataset, work: Path, run: int, timeout: float, env: dict, lookups: int = 0
+) -> dict:
     out = work / f"pipeline-{ds.records}-{run}"
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child-pipeline"]
@@ -359,20 +361,24 @@ def bench_pipeline(ds: Dataset, work: Path, run: int, timeout: float, env: dict)
         result["match_pairs"] = summary["stages"].get("match_pairs")
         result["records_per_second"] = round(result["records_read"] / m.wall_seconds, 1)
         result["accuracy"] = score(out / "customer_xref.parquet", Path(ds.truth), pipeline=True)
-        if run == 1:
-            result["lookup"] = bench_lookup(out, Path(ds.truth), env)
+        if run == 1 and lookups:
+            result["lookup"] = bench_lookup(out, Path(ds.truth), env, lookups)
     elif m.ok:
         result.update(ok=False, error="the run succeeded but wrote no run_summary.json")
     shutil.rmtree(out, ignore_errors=True)  # gigabytes at 1M records
     return result
 
 
-def bench_lookup(out: Path, truth: Path, env: dict) -> dict:
+def bench_lookup(out: Path, truth: Path, env: dict, lookups: int) -> dict:
     """Single-record lookups against the run's publication (benchmarks/lookup_bench.py), in a
     process of their own; the error, if they fail, instead of the figures."""
     cmd = [sys.executable, str(BENCH_DIR / "lookup_bench.py"), "--out", str(out)]
     done = subprocess.run(
-        [*cmd, "--truth", str(truth)], capture_output=True, text=True, env=env, check=False
+        [*cmd, "--truth", str(truth), "--lookups", str(lookups)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if done.returncode != 0:
         return {"error": _error_tail(done.stderr)}
@@ -467,7 +473,7 @@ def bench_size(
     pipeline_runs, plain_runs = [], []
     for run in range(1, args.repeat + 1):
         # Alternating the two spreads any drift of a noisy machine over both.
-        pipeline_runs.append(bench_pipeline(ds, work, run, args.timeout, env))
+        pipeline_runs.append(bench_pipeline(ds, work, run, args.timeout, env, args.lookups))
         log(f"  pipeline run {run}: {_run_text(pipeline_runs[-1])}")
         if not args.skip_plain:
             plain_runs.append(bench_plain(ds, work, run, args.timeout, env))
@@ -850,6 +856,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--regenerate", action="store_true", help="do not reuse generated data")
     parser.add_argument("--skip-plain", action="store_true", help="time the pipeline only")
+    parser.add_argument(
+        "--lookups", type=int, default=1000, help="single lookups timed after each size's first run"
+    )
     parser.add_argument(
         "--results", type=Path, default=None, help="RESULTS.md whose generated block to replace"
     )

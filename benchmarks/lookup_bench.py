@@ -31,20 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from whiteglove.lookup import LookupIndex  # noqa: E402
+from whiteglove.schema import IDENTITY_FIELDS  # noqa: E402
 
-# every identity field a record can carry (full_name is split into first and last already)
-IDENTITY = [
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "address_line",
-    "city",
-    "postcode",
-    "region",
-    "national_id",
-]
+# every identity field a record can carry (full_name is split into first and last already;
+# the country is the sources file's default)
+IDENTITY = [f for f in IDENTITY_FIELDS if f not in ("full_name", "country")]
 
 
 def as_caller(row: dict) -> dict[str, str]:

@@ -20,6 +20,7 @@ def tiny_report(tmp_path_factory) -> tuple[int, dict, Path]:
     results.write_text("# Results\n\nHand-written notes stay.\n", encoding="utf-8")
     code = bench.main(
         ["--sizes", str(TINY_RECORDS), "--out-dir", str(root / "out"), "--results", str(results)]
+        + ["--lookups", "40"]
     )
     [json_path] = (root / "out").glob("*.json")
     return code, json.loads(json_path.read_text()), results
@@ -54,6 +55,10 @@ def test_tiny_run_reports_every_figure(tiny_report):
         assert accuracy["records_scored"] > 0.95 * size["records"]
         assert 0.5 < accuracy["f1"] <= 1.0
         assert 1 <= accuracy["largest_cluster"] < size["records"]
+    lookup = size["pipeline"]["lookup"]
+    assert lookup["lookups"] == 40 and lookup["records_indexed"] > 0.95 * size["records"]
+    assert 0 < lookup["p50_ms"] <= lookup["p95_ms"]
+    assert lookup["own_customer_first"] > 0.9
     assert size["pipeline_to_plain_ratio"] == pytest.approx(
         size["pipeline"]["wall_seconds"] / size["plain_splink"]["wall_seconds"], rel=0.01
     )
@@ -80,6 +85,7 @@ def test_results_file_keeps_notes_and_gets_the_table(tiny_report):
     assert "Hand-written notes stay." in text
     assert text.count(bench.RESULTS_BEGIN) == 1 and text.count(bench.RESULTS_END) == 1
     assert "| linkage |" in text and "plain Splink" in text
+    assert "Single lookups" in text and "| p95 ms |" in text
     bench.update_results(results, "second table\n")  # replaced, not appended
     text = results.read_text(encoding="utf-8")
     assert text.count(bench.RESULTS_BEGIN) == 1 and "second table" in text

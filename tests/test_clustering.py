@@ -6,6 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.frames import pairs
 from whiteglove.clustering import cluster_records
 from whiteglove.decisions import DecisionsError, read_decisions
 from whiteglove.review import review_queue, top_reasons
@@ -14,18 +15,6 @@ from whiteglove.review import review_queue, top_reasons
 def records(*rows: tuple[str, date | None]) -> pl.DataFrame:
     return pl.DataFrame(
         rows, schema={"record_key": pl.String, "date_of_birth": pl.Date}, orient="row"
-    )
-
-
-def pairs(*rows: tuple[str, str, float]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={
-            "unique_id_l": pl.String,
-            "unique_id_r": pl.String,
-            "match_probability": pl.Float64,
-        },
-        orient="row",
     )
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.frames import pairs
 from whiteglove.clustering import cluster_records
 from whiteglove.decisions import (
     COLUMNS,
@@ -19,18 +20,6 @@ from whiteglove.decisions import (
 
 def records(*keys: str) -> pl.DataFrame:
     return pl.DataFrame({"record_key": list(keys)})
-
-
-def pairs(*rows: tuple[str, str, float]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={
-            "unique_id_l": pl.String,
-            "unique_id_r": pl.String,
-            "match_probability": pl.Float64,
-        },
-        orient="row",
-    )
 
 
 def groups(result) -> set[frozenset[str]]:

@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,24 +20,16 @@ import polars as pl
 import pytest
 
 from tests.conftest import GeneratedRun
+from tests.servers import serving
 from whiteglove.lookup import LiveIndex, LookupIndex, LookupInputError, LookupUnavailable
 from whiteglove.lookup.index import MATCH_RECORDS, published_snapshot
 from whiteglove.lookup.server import MAX_BODY_BYTES, create_app
 from whiteglove.publish import publish
+from whiteglove.schema import IDENTITY_FIELDS
 
-# every identity field a record can carry (full_name is split into first and last already)
-IDENTITY = [
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "address_line",
-    "city",
-    "postcode",
-    "region",
-    "national_id",
-]
+# every identity field a record can carry (full_name is split into first and last already;
+# the country is the sources file's default)
+IDENTITY = [f for f in IDENTITY_FIELDS if f not in ("full_name", "country")]
 
 
 @pytest.fixture(scope="module")
@@ -239,29 +228,10 @@ def test_a_new_publication_is_picked_up_without_a_restart(
     assert live.last_error is None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(fresh_run: GeneratedRun):
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(fresh_run.out), host="127.0.0.1", port=port, log_level="error"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with serving(lambda port: create_app(fresh_run.out)) as url:
+        yield url
 
 
 def _post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:

@@ -3,9 +3,6 @@ customer, locks one and merges two; the next run, full and incremental, honours 
 decision, and `explain` names the steward decision as the reason."""
 
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -16,15 +13,10 @@ from dagster import DagsterInstance
 from pipelines.runner import run_pipeline
 from tests.browser import chromium
 from tests.conftest import make_sample, run_once
+from tests.servers import serving
 from whiteglove.decisions import read_decisions
 from whiteglove.explain import PublishedRun, explain_golden, explain_pair
 from whiteglove.review_page import ReviewState, create_app
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,22 +33,10 @@ def published(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(published):
-    import uvicorn
-
     root, _, _ = published
-    port = _free_port()
     state = ReviewState(root / "out", author="test-steward")
-    config = uvicorn.Config(create_app(state, port), host="127.0.0.1", port=port, log_level="error")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started
-    yield f"http://127.0.0.1:{port}", state
-    running.should_exit = True
-    thread.join(10)
+    with serving(lambda port: create_app(state, port)) as url:
+        yield url, state
 
 
 def ids_of(out: Path) -> dict[str, str]:

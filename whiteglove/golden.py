@@ -53,10 +53,11 @@ records eligible under that rule, one group_by for all columns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import polars as pl
 
-from whiteglove.config import GoldenConfig, GoldenRule, SourceConfig
+from whiteglove.config import GoldenConfig, GoldenRule, PickRule, SourceConfig
 from whiteglove.schema import CANONICAL_FIELDS, GOLDEN_LINEAGE_COLUMNS, GOLDEN_SUMMARY_COLUMNS
 
 SURVIVING_FIELDS = [f for f in CANONICAL_FIELDS if f != "full_name"]
@@ -69,17 +70,7 @@ _INCOMPLETE = "__incomplete"  # identity fields a record lacks
 _DATED = "__dated"  # when the record's values were last known true: updated_at or dated_by
 _MAX_AGE = "__max_age"  # days a record's values may lag the customer's newest before they lose
 _BIT = "__bit"  # one bit per source
-PICK_RULES = frozenset(
-    {
-        "trusted_recent",
-        "agreement",
-        "source_priority",
-        "most_recent",
-        "most_frequent",
-        "most_complete",
-        "longest",
-    }
-)
+PICK_RULES = frozenset(get_args(PickRule))
 # Lineage columns that say how sure a pick rule is of its value (null for aggregates).
 CONFIDENCE_COLUMNS = ["agreeing_sources", "value_dated_at", "runner_up", "low_confidence"]
 

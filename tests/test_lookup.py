@@ -112,7 +112,7 @@ def test_one_field_alone_is_enough_when_it_identifies(index, batch) -> None:
     answer = index.lookup({"email": row["email"].upper()})
     assert answer["candidates"][0]["golden_id"] == row["golden_id"]
     steps = answer["candidates"][0]["explanation"]["steps"]
-    assert [s["field"] for s in steps] == ["email"]
+    assert [(s["field"], s["evidence"]) for s in steps] == [("email", "email the same")]
     assert "email" in answer["candidates"][0]["explanation"]["text"]
 
 

@@ -35,6 +35,11 @@ def level_words(name: str, label: str, null: bool = False) -> str:
     field = field_words(name)
     text = (label or "").strip()
     lower = text.lower()
+    if name == "location" and not null:
+        # one comparison over two columns: its levels say which one agreed
+        if lower.startswith(("same city", "city ")):
+            return f"{text[:1].lower()}{text[1:]}"
+        field = "postcode" if "postcode" in lower and "city" not in lower else field
     if null or lower.endswith("is null") or "missing" in lower and "differs" not in lower:
         return f"{field} missing on one side"
     if lower.startswith("exact match"):

@@ -30,6 +30,7 @@ from whiteglove.config import LimitsConfig, MatchField, SourcesConfig, ValidityC
 from whiteglove.layout import OutputLayout
 from whiteglove.lookup.query import query_frame
 from whiteglove.lookup.scoring import CompiledModel
+from whiteglove.plain_words import level_words, prior_words
 from whiteglove.publish import PreviousPublication
 from whiteglove.reports.examples import waterfall
 
@@ -214,19 +215,21 @@ class LookupIndex:
 
 
 def explanation(row: Mapping[str, Any], model: Mapping[str, Any]) -> dict:
-    """A scored pair's weight of evidence in words: the prior, then each compared field."""
+    """A scored pair's weight of evidence in words (whiteglove/plain_words.py, as `explain`
+    and the review page say it): the prior, then each field both records hold."""
     fall = waterfall(row, model)
     steps = [
-        {"field": s["name"], "evidence": s["label"], "weight": round(s["weight"], 2)}
+        {
+            "field": s["name"],
+            "evidence": level_words(s["name"], s["label"]),
+            "weight": round(s["weight"], 2),
+        }
         for s in fall["steps"]
         if not s["null"]
     ]
-    words = "; ".join(f"{s['field']}: {s['evidence']} ({s['weight']:+.1f})" for s in steps)
-    return {
-        "prior": round(fall["prior"], 2),
-        "steps": steps,
-        "text": f"prior {fall['prior']:+.1f}; {words}" if words else f"prior {fall['prior']:+.1f}",
-    }
+    words = [prior_words(fall["prior"], fall["prior_probability"])]
+    words += [f"{s['evidence']}: {s['weight']:+.1f}" for s in steps]
+    return {"prior": round(fall["prior"], 2), "steps": steps, "text": "; ".join(words)}
 
 
 def published_snapshot(out_dir: Path) -> Path | None:

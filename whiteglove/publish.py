@@ -154,7 +154,14 @@ def check_output_folder(layout: OutputLayout) -> None:
     """
     problems = [
         f"{path} is a symbolic link"
-        for path in (layout.marker, layout.lock(RUN_LOCK), layout.lock(PUBLISH_LOCK))
+        for path in (
+            layout.marker,
+            layout.lock(RUN_LOCK),
+            layout.lock(PUBLISH_LOCK),
+            layout.suppression,
+            layout.erasure_log,
+            layout.forget_journal,
+        )
         if path.is_symlink()
     ]
     for folder in (layout.snapshots, layout.work):

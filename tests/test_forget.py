@@ -443,3 +443,17 @@ def test_snapshots_are_kept_by_count_and_by_age(tmp_path):
         keep_snapshots=1,
     )
     assert [p.name for p in (out / "snapshots").iterdir()] == [f"{now:%Y%m%dT%H%M%S}Z-runlast"]
+
+
+def test_a_running_lookup_server_stops_finding_the_person(erased, tmp_path):
+    from whiteglove.lookup import LiveIndex
+
+    out = tmp_path / "out"
+    shutil.copytree(erased["before"], out, symlinks=True)
+    live = LiveIndex(out)
+    found = live.current().lookup({"email": EMAIL})
+    assert found["golden_id"] == erased["golden_ids"][0]
+    forget(out, ForgetRequest(golden_ids=erased["golden_ids"]), by="test")
+    live.current()  # sees the rewritten snapshot, reloads it in the background
+    live.wait()
+    assert live.current().lookup({"email": EMAIL})["golden_id"] is None

@@ -49,6 +49,9 @@ class RunSettings(ConfigurableResource):
         # Before any asset writes there: a folder holding someone else's files, or links
         # among whiteglove's own entries, is refused (runs from the UI start here)
         claim_output_folder(Path(self.out_dir))
+        # once, before any source is read: every source of the run compares with one list,
+        # and a list that cannot be read stops the run before anything is written
+        self._suppression = SuppressionList.load(self.layout)
 
     @property
     def config(self) -> SourcesConfig:

@@ -35,6 +35,12 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     )
     forget.add_argument("--by", help="who asks, for the audit log (default: the OS user)")
     forget.add_argument(
+        "--delete-dagster-runs",
+        action="store_true",
+        help="delete the runs of the Dagster instance (DAGSTER_HOME) whose events hold one of "
+        "the person's values (they are named either way)",
+    )
+    forget.add_argument(
         "--wait", type=float, default=0.0, help="seconds to wait for a run using the folder"
     )
 
@@ -56,7 +62,15 @@ def run_command(args: argparse.Namespace) -> int:
                 request.add(kind, value)
         if args.file:
             read_request_file(args.file, request)
-        outcome = forget(args.out, request, by=args.by, lock_timeout=args.wait)
+        from pipelines.forget_events import event_log_check
+
+        outcome = forget(
+            args.out,
+            request,
+            by=args.by,
+            lock_timeout=args.wait,
+            elsewhere=event_log_check(delete=args.delete_dagster_runs),
+        )
     except (ForgetError, OutputFolderError, SuppressionListError) as exc:
         print(f"whiteglove: {exc}", file=sys.stderr)
         return 2
@@ -75,6 +89,7 @@ def run_command(args: argparse.Namespace) -> int:
                     # next run writes them again
                     "pages_replaced": erasure.pages_replaced,
                     "suppression_entries": erasure.suppression_entries,
+                    **erasure.outside,
                 },
                 indent=2,
             )

@@ -457,3 +457,44 @@ def test_a_running_lookup_server_stops_finding_the_person(erased, tmp_path):
     live.current()  # sees the rewritten snapshot, reloads it in the background
     live.wait()
     assert live.current().lookup({"email": EMAIL})["golden_id"] is None
+
+
+def test_runs_whose_events_hold_the_person_are_named_and_deleted(
+    erased, tmp_path, monkeypatch, capsys
+):
+    """Dagster cannot edit an event: forget names the runs whose events hold the person's
+    values and, when asked, deletes them; a run without them stays."""
+    from dagster import job, op
+
+    @op
+    def mentions_the_person(context):
+        context.log.info(f"a steward looked at {EMAIL}")
+
+    @op
+    def mentions_nobody(context):
+        context.log.info("nothing personal")
+
+    @job
+    def leaky():
+        mentions_the_person()
+
+    @job
+    def clean():
+        mentions_nobody()
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with DagsterInstance.local_temp(tempdir=str(home)) as instance:
+        leaked = leaky.execute_in_process(instance=instance).run_id
+        kept = clean.execute_in_process(instance=instance).run_id
+    out = tmp_path / "out"
+    shutil.copytree(erased["before"], out, symlinks=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    capsys.readouterr()
+    assert cli(["forget", "--out", str(out), "--email", EMAIL, "--delete-dagster-runs"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["dagster_runs_holding_values"] == [leaked]
+    assert printed["dagster_runs_deleted"] == 1
+    with DagsterInstance.local_temp(tempdir=str(home)) as instance:
+        assert [r.run_id for r in instance.get_runs()] == [kept]
+        assert _found(_event_texts(instance) | _storage_texts(home), [EMAIL]) == {}

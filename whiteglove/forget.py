@@ -216,6 +216,8 @@ class Erasure:
     files_changed: list[str] = field(default_factory=list)
     pages_replaced: list[str] = field(default_factory=list)
     suppression_entries: int = 0
+    # what a check outside the folder found (`elsewhere`, e.g. the Dagster event log)
+    outside: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return dict(self.__dict__)
@@ -236,9 +238,15 @@ def forget(
     request: ForgetRequest,
     by: str | None = None,
     lock_timeout: float = 0.0,
+    elsewhere: Callable[[list[str]], dict] | None = None,
 ) -> ForgetOutcome:
     """Erase the person `request` identifies from `out_dir`; finish an interrupted erasure
-    first. Raises ForgetError when nobody matches (and nothing says they were erased)."""
+    first. Raises ForgetError when nobody matches (and nothing says they were erased).
+
+    `elsewhere(forms)` looks for the person outside the folder (the caller's Dagster
+    instance: whiteglove/ knows no Dagster) with the texts to search for, and says what it
+    found or did; its answer goes into the audit log.
+    """
     layout = OutputLayout(Path(out_dir).resolve())
     if not layout.marker.is_file() or layout.marker.is_symlink():
         raise ForgetError(f"{layout.root} is not a whiteglove output folder")
@@ -251,7 +259,7 @@ def forget(
             remove_temporaries(layout.work)
             pending = _read_journal(layout)
             if pending is not None:
-                _carry_out(layout, pending)
+                _carry_out(layout, pending, elsewhere)
                 finished.append(pending)
             if not request:
                 return ForgetOutcome(finished)
@@ -277,7 +285,7 @@ def forget(
             _write_journal(layout, erasure)
             erasure.suppression_entries = _suppress(layout, suppression, person, erasure)
             _write_journal(layout, erasure)
-            _carry_out(layout, erasure)
+            _carry_out(layout, erasure, elsewhere)
             finished.append(erasure)
     return ForgetOutcome(finished)
 
@@ -415,9 +423,13 @@ def _suppress(
 # --- carrying an erasure out -------------------------------------------------------------
 
 
-def _carry_out(layout: OutputLayout, erasure: Erasure) -> None:
+def _carry_out(
+    layout: OutputLayout, erasure: Erasure, elsewhere: Callable[[list[str]], dict] | None = None
+) -> None:
     if erasure.phase == "values":
         values = distinctive_values(layout, set(erasure.records), set(erasure.golden_ids))
+        if elsewhere is not None:
+            erasure.outside = elsewhere(_forms(values))
         _scrub_text_files(layout, erasure, values)
         erasure.phase = "rows"
         _write_journal(layout, erasure)
@@ -948,6 +960,7 @@ def _log(layout: OutputLayout, erasure: Erasure) -> None:
         "files_changed": len(erasure.files_changed),
         "pages_replaced": erasure.pages_replaced,
         "suppression_entries": erasure.suppression_entries,
+        "outside": erasure.outside,
     }
     text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in [*entries, entry])
     write_text_atomically(layout.erasure_log, text)

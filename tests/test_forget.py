@@ -358,6 +358,8 @@ def test_forgetting_again_says_already_erased(erased, capsys):
     assert "already erased" in capsys.readouterr().out
     # nobody of that email, nothing listed: refused, nothing changes
     assert cli(["forget", "--out", str(erased["out"]), "--email", "nadie@ejemplo.es"]) == 2
+    assert cli(["forget", "--out", str(erased["out"]), "--source-record", "crm:NOPE"]) == 2
+    assert cli(["forget", "--out", str(erased["out"]), "--golden-id", "G0000"]) == 2
 
 
 @pytest.mark.parametrize("point", ["values", "rows"])
@@ -498,3 +500,46 @@ def test_runs_whose_events_hold_the_person_are_named_and_deleted(
     with DagsterInstance.local_temp(tempdir=str(home)) as instance:
         assert [r.run_id for r in instance.get_runs()] == [kept]
         assert _found(_event_texts(instance) | _storage_texts(home), [EMAIL]) == {}
+
+
+def test_a_listed_row_is_emptied_and_keeps_its_place():
+    from whiteglove.config import FieldSpec, LimitsConfig, SourceConfig
+    from whiteglove.standardize import standardize_source
+    from whiteglove.suppression import suppress_raw
+
+    raw = pl.DataFrame(
+        {
+            "_source": ["s"] * 3,
+            "_file": ["f"] * 3,
+            "_row_number": [1, 2, 3],
+            "_loaded_at": [datetime(2024, 1, 1, tzinfo=UTC)] * 3,
+            "_raw": [None] * 3,
+            "_parse_error": [None] * 3,
+            "id": ["1", "2", "3"],
+            "name": ["Ana Ruiz", "Bea Gil", "Eva Sanz"],
+            "tel": ["611 98 76 54", "622000111", "633000222"],
+        },
+        schema_overrides={"_raw": pl.String, "_parse_error": pl.String},
+    )
+    source = SourceConfig(
+        name="s",
+        path="-",
+        format="csv",
+        id="id",
+        trust=1,
+        fields={"full_name": FieldSpec(column="name"), "phone": FieldSpec(column="tel")},
+    )
+    listed = SuppressionList.new()
+    listed.add("record", ["s:2"], "e1")  # Bea by her record id
+    listed.add("phone", ["+34611987654"], "e2")  # Ana by her phone, written otherwise
+    options = {"country": "ES", "validity": ValidityConfig(), "limits": LimitsConfig()}
+    emptied, count = suppress_raw(raw, source, listed, **options)
+    assert count == 2
+    assert emptied["name"].to_list() == [None, None, "Eva Sanz"]
+    assert emptied["_raw"].to_list() == ["", "", None]
+    standardized = standardize_source(emptied, source, "ES")
+    assert standardized["_reasons"].to_list() == [[SUPPRESSION_REASON]] * 2 + [[]]
+    assert standardized["_raw"].to_list()[:2] == ["", ""]
+    assert standardized["row_number"].to_list() == [1, 2, 3]
+    # an empty list changes nothing and costs nothing
+    assert suppress_raw(raw, source, SuppressionList.new(), **options) == (raw, 0)

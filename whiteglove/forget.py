@@ -322,8 +322,14 @@ def find_person(layout: OutputLayout, request: ForgetRequest) -> Person:
         mine = xref.filter(pl.col("golden_id").is_in(list(golden)))
         records |= set(mine["record_key"])
         found_golden |= set(mine["golden_id"])
-    # a given record id is erased even when no crosswalk holds it (a quarantined row)
-    person.records = {r for r in records if r in _known_records(layout, xrefs) or r in asked}
+    person.rows, in_sources = _rows_of(layout, records)
+    # a record id given is erased when a crosswalk or a source holds it (a quarantined row)
+    crosswalked = {
+        r
+        for xref in xrefs
+        for r in xref.filter(pl.col("record_key").is_in(list(records)))["record_key"]
+    }
+    person.records = crosswalked | in_sources
     person.golden_ids = found_golden
     for records_table in _record_tables(layout):
         mine = records_table.filter(pl.col("record_key").is_in(list(person.records)))
@@ -331,7 +337,6 @@ def find_person(layout: OutputLayout, request: ForgetRequest) -> Person:
             if kind in mine.columns:
                 target |= {v for v in mine[kind].drop_nulls().cast(pl.String)}
     person.emails |= emails
-    person.rows = _rows_of(layout, person.records)
     return person
 
 
@@ -351,13 +356,6 @@ def _crosswalks(layout: OutputLayout) -> list[pl.DataFrame]:
     return frames
 
 
-def _known_records(layout: OutputLayout, xrefs: list[pl.DataFrame]) -> set[str]:
-    known = set()
-    for xref in xrefs:
-        known |= set(xref["record_key"])
-    return known
-
-
 def _record_tables(layout: OutputLayout) -> Iterable[pl.DataFrame]:
     """Tables of standardized records with record_key, email, phone, national_id."""
     work = layout.asset_value("customer_records", ".parquet")
@@ -369,20 +367,18 @@ def _record_tables(layout: OutputLayout) -> Iterable[pl.DataFrame]:
             yield pl.read_parquet(path).rename({"unique_id": "record_key"})
 
 
-def _rows_of(layout: OutputLayout, records: set[str]) -> set[tuple[str, str, int]]:
+def _rows_of(layout: OutputLayout, records: set[str]) -> tuple[set[tuple[str, str, int]], set[str]]:
     """(source, file, row number) of every input row carrying one of `records`' ids,
-    duplicates included, from the standardized sources in `.work/`."""
-    rows = set()
+    duplicates included, from the standardized sources in `.work/`; and the ids found."""
+    rows, found = set(), set()
     for path in sorted(layout.work.glob("standardized_*.parquet")) if layout.work.is_dir() else []:
         frame = pl.read_parquet(path, columns=["source", "source_record_id", "_file", "row_number"])
         keys = pl.col("source") + ":" + pl.col("source_record_id")
-        for source, file, row in (
-            frame.filter(keys.is_in(list(records)))
-            .select("source", "_file", "row_number")
-            .iter_rows()
-        ):
+        mine = frame.filter(keys.is_in(list(records)))
+        for source, file, row in mine.select("source", "_file", "row_number").iter_rows():
             rows.add((source, file, int(row)))
-    return rows
+        found |= set(mine.select(keys.alias("key"))["key"])
+    return rows, found
 
 
 def _standardizing(layout: OutputLayout) -> tuple[str, ValidityConfig]:
@@ -443,44 +439,58 @@ def _carry_out(
 
 def distinctive_values(layout: OutputLayout, records: set[str], golden_ids: set[str]) -> set[str]:
     """The person's values (as the exports held them and as standardized) that no other
-    record holds, at least MIN_VALUE_CHARS long."""
+    record holds, at least MIN_VALUE_CHARS long.
+
+    Two passes over the tables, so that only the person's few values are ever held in a set:
+    theirs first, then which of them other rows hold too (a million records' values would
+    not fit in memory as Python strings)."""
     mine: set[str] = set()
-    others: set[str] = set()
+    for frame, is_mine in _value_tables(layout, records, golden_ids):
+        for series in _value_columns(frame.filter(is_mine)):
+            mine.update(str(v).strip() for v in series.drop_nulls().unique().to_list())
+    mine = {v for v in mine if _searchable(v)}
+    shared: set[str] = set()
+    for frame, is_mine in _value_tables(layout, records, golden_ids):
+        for series in _value_columns(frame.filter(~is_mine)):
+            text = series.cast(pl.String).str.strip_chars()
+            shared.update(text.filter(text.is_in(list(mine))).unique().to_list())
+    return mine - shared
 
-    def collect(frame: pl.DataFrame, is_mine: pl.Expr) -> None:
-        columns = [c for c in frame.columns if c not in _NOT_PERSONAL]
-        for name, selected in ((True, frame.filter(is_mine)), (False, frame.filter(~is_mine))):
-            target = mine if name else others
-            for column in columns:
-                series = selected.get_column(column)
-                if series.dtype == pl.List(pl.String):
-                    series = series.explode()
-                elif isinstance(series.dtype, pl.List | pl.Struct | pl.Array):
-                    continue
-                target.update(str(v) for v in series.drop_nulls().unique().to_list())
 
+def _value_tables(
+    layout: OutputLayout, records: set[str], golden_ids: set[str]
+) -> Iterable[tuple[pl.DataFrame, pl.Expr]]:
+    """Tables that hold records' values, each with which of its rows are the person's."""
     work = layout.work
+    wanted = list(records)
     for path in sorted(work.glob("standardized_*.parquet")) if work.is_dir() else []:
         frame = pl.read_parquet(path)
         key = pl.col("source") + ":" + pl.col("source_record_id")
-        collect(frame.drop("record_key", "_raw"), key.is_in(list(records)).fill_null(False))
+        yield frame.drop("record_key", "_raw"), key.is_in(wanted).fill_null(False)
         raw_path = path.with_name(path.name.replace("standardized_", "raw_", 1))
         if raw_path.is_file():
-            raw = pl.read_parquet(raw_path)
-            rows = frame.filter(key.is_in(list(records)).fill_null(False))
+            rows = frame.filter(key.is_in(wanted).fill_null(False))
             positions = set(zip(rows["_file"], rows["row_number"], strict=True))
-            at = _in_positions(raw, "_file", "_row_number", positions)
-            collect(raw.drop("_raw"), pl.lit(at))
+            raw = pl.read_parquet(raw_path)
+            yield raw.drop("_raw"), pl.lit(_in_positions(raw, "_file", "_row_number", positions))
     for snapshot in _snapshots(layout):
         golden = snapshot / "golden_customers.parquet"
         if golden.is_file():
-            frame = pl.read_parquet(golden)
-            collect(frame, pl.col("golden_id").is_in(list(golden_ids)))
+            yield pl.read_parquet(golden), pl.col("golden_id").is_in(list(golden_ids))
         lineage = snapshot / "golden_lineage.parquet"
         if lineage.is_file():
-            frame = pl.read_parquet(lineage)
-            collect(frame, pl.col("record_key").is_in(list(records)))
-    return {v.strip() for v in mine - others if _searchable(v.strip())}
+            yield pl.read_parquet(lineage), pl.col("record_key").is_in(wanted)
+
+
+def _value_columns(frame: pl.DataFrame) -> Iterable[pl.Series]:
+    for column in frame.columns:
+        if column in _NOT_PERSONAL:
+            continue
+        series = frame.get_column(column)
+        if series.dtype == pl.List(pl.String):
+            yield series.explode()
+        elif not isinstance(series.dtype, pl.List | pl.Struct | pl.Array):
+            yield series
 
 
 def _searchable(value: str) -> bool:

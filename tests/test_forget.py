@@ -350,6 +350,11 @@ def test_the_suppression_list_and_audit_log_hold_no_personal_value(erased):
     assert entry["golden_ids"] == erased["golden_ids"]
     assert entry["records"] == 4 and entry["input_rows"] == 5
     assert entry["files_changed"] > 20
+    # the reports mask emails, phones, dates and ids, but the data quality report lists the
+    # quarantined duplicate with its record id and city (not masked): that page, in each
+    # snapshot and in .work, was replaced; no other page held a value of the person
+    assert len(entry["pages_replaced"]) == 3
+    assert {Path(p).name for p in entry["pages_replaced"]} == {"data_quality.html"}
 
 
 def test_forgetting_again_says_already_erased(erased, capsys):
@@ -543,3 +548,20 @@ def test_a_listed_row_is_emptied_and_keeps_its_place():
     assert standardized["row_number"].to_list() == [1, 2, 3]
     # an empty list changes nothing and costs nothing
     assert suppress_raw(raw, source, SuppressionList.new(), **options) == (raw, 0)
+
+
+def test_a_page_holding_a_value_is_replaced_and_named(erased, tmp_path, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(erased["before"], out, symlinks=True)
+    latest = os.readlink(out / "latest")
+    (older,) = [p for p in (out / "snapshots").iterdir() if p.name != Path(latest).name]
+    untouched = (older / "reports" / "linkage.html").read_bytes()
+    page = out / latest / "reports" / "linkage.html"
+    page.write_text(page.read_text() + f"<p>{html.escape(EMAIL.upper())}</p>")
+    capsys.readouterr()
+    assert cli(["forget", "--out", str(out), "--golden-id", erased["golden_ids"][0]]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert f"{latest}/reports/linkage.html" in printed["pages_replaced"]
+    assert f"{older.relative_to(out)}/reports/linkage.html" not in printed["pages_replaced"]
+    assert "Page removed" in page.read_text() and EMAIL not in page.read_text().casefold()
+    assert (older / "reports" / "linkage.html").read_bytes() == untouched

@@ -58,6 +58,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from whiteglove.atomic import remove_temporaries, write_atomically, write_text_atomically
 from whiteglove.config import ValidityConfig
@@ -447,7 +449,8 @@ def distinctive_values(layout: OutputLayout, records: set[str], golden_ids: set[
     mine: set[str] = set()
     for frame, is_mine in _value_tables(layout, records, golden_ids):
         for series in _value_columns(frame.filter(is_mine)):
-            mine.update(str(v).strip() for v in series.drop_nulls().unique().to_list())
+            text = series.cast(pl.String).str.strip_chars()  # as the second pass sees them
+            mine.update(text.drop_nulls().unique().to_list())
     mine = {v for v in mine if _searchable(v)}
     shared: set[str] = set()
     for frame, is_mine in _value_tables(layout, records, golden_ids):
@@ -489,7 +492,9 @@ def _value_columns(frame: pl.DataFrame) -> Iterable[pl.Series]:
         series = frame.get_column(column)
         if series.dtype == pl.List(pl.String):
             yield series.explode()
-        elif not isinstance(series.dtype, pl.List | pl.Struct | pl.Array):
+        elif series.dtype != pl.Boolean and not isinstance(
+            series.dtype, pl.List | pl.Struct | pl.Array
+        ):  # a flag is nobody's value
             yield series
 
 
@@ -627,7 +632,7 @@ def _rewrite_tables(layout: OutputLayout, erasure: Erasure) -> None:
             _rewrite_parquet(layout, erasure, xref_path, drop)
         review = snapshot / "review_queue.csv"
         if review.is_file():
-            _rewrite_review_csv(layout, erasure, review, records)
+            _rewrite_review_csv(layout, erasure, review, records, golden)
         database = snapshot / "customers.duckdb"
         if database.is_file():
             _rebuild_database(layout, erasure, database, snapshot, records, golden)
@@ -811,29 +816,56 @@ def _rewrite_parquet(
     changed = change(frame)
     if changed.height == frame.height and changed.equals(frame, null_equal=True):
         return
+    # the column descriptions publication put in the field metadata stay with the columns
+    schema = _field_metadata(pq.read_schema(path), changed)
     # written anew, not patched: a value would survive in a dictionary page or in the
     # min/max statistics of a row group
     in_work = layout.work in path.parents
     write_atomically(
         path,
         lambda tmp: changed.write_parquet(
-            tmp, compression="lz4" if in_work else "zstd", statistics=not in_work
+            tmp,
+            compression="lz4" if in_work else "zstd",
+            statistics=not in_work,
+            arrow_schema=schema,
         ),
     )
     _changed(layout, erasure, path)
 
 
-def _rewrite_review_csv(layout: OutputLayout, erasure: Erasure, path: Path, records: set[str]):
-    data = path.read_bytes()
-    bom = data.startswith(b"\xef\xbb\xbf")
-    # every cell as text, as written: the file was made spreadsheet-safe when published
-    frame = pl.read_csv(data[3:] if bom else data, infer_schema=False)
-    keep = frame.filter(
-        ~pl.col("record_key_l").is_in(list(records)) & ~pl.col("record_key_r").is_in(list(records))
+def _field_metadata(original: pa.Schema, frame: pl.DataFrame) -> pa.Schema | None:
+    """The frame's Arrow schema with the original file's per-column metadata (None: the
+    original had none)."""
+    described = {f.name: f.metadata for f in original if f.metadata}
+    if not described:
+        return None
+    schema = frame.head(0).to_arrow().schema
+    return pa.schema(
+        [f.with_metadata(described[f.name]) if f.name in described else f for f in schema]
     )
+
+
+def _rewrite_review_csv(
+    layout: OutputLayout, erasure: Erasure, path: Path, records: set[str], golden: set[str]
+) -> None:
+    """The review queue without the person's pairs; the lines kept are written as they were
+    (cells stay spreadsheet-safe as published, the '#' note above the header stays)."""
+    data = path.read_bytes()
+    bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
+    lines = data[len(bom) :].splitlines(keepends=True)
+    note = b"".join(line for line in lines if line.startswith(b"#"))
+    body = data[len(bom) + len(note) :]
+    frame = pl.read_csv(body, infer_schema=False)  # every cell as text, as written
+    keep = _drop_person(frame, records, golden)
     if keep.height == frame.height:
         return
-    write_atomically(path, lambda tmp: keep.write_csv(tmp, include_bom=bom))
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:
+            fh.write(bom + note)
+            keep.write_csv(fh)
+
+    write_atomically(path, write)
     _changed(layout, erasure, path)
 
 
@@ -851,6 +883,10 @@ def _rebuild_database(
     con = duckdb.connect(str(database), read_only=True)
     try:
         tables = [t for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()]
+        comments = con.execute(
+            "select table_name, column_name, comment from duckdb_columns() "
+            "where comment is not null and comment <> ''"
+        ).fetchall()
         frames = {}
         for table in tables:
             parquet = snapshot / f"{table}.parquet"
@@ -866,22 +902,34 @@ def _rebuild_database(
     def write(tmp: Path) -> None:
         out = duckdb.connect(str(tmp), config={"preserve_insertion_order": False})
         try:
-            for table in tables:
-                if table in frames:
-                    out.register("erased_rows", frames[table].to_arrow())
-                    out.execute(f"create table {_identifier(table)} as select * from erased_rows")
-                    out.unregister("erased_rows")
-                else:
-                    out.execute(
-                        f"create table {_identifier(table)} as select * from read_parquet($1)",
-                        [str(snapshot / f"{table}.parquet")],
-                    )
+            _fill_database(out, tables, frames, snapshot)
+            for table, column, comment in comments:
+                # the column descriptions publication wrote, as they were
+                out.execute(
+                    f"comment on column {_identifier(table)}.{_identifier(column)} "
+                    f"is {_literal(comment)}"
+                )
         finally:
             out.close()
 
     if _database_holds(database, snapshot, tables, records, golden, frames):
         write_atomically(database, write)
         _changed(layout, erasure, database)
+
+
+def _fill_database(
+    out: duckdb.DuckDBPyConnection, tables: list[str], frames: dict, snapshot: Path
+) -> None:
+    for table in tables:
+        if table in frames:
+            out.register("erased_rows", frames[table].to_arrow())
+            out.execute(f"create table {_identifier(table)} as select * from erased_rows")
+            out.unregister("erased_rows")
+        else:
+            out.execute(
+                f"create table {_identifier(table)} as select * from read_parquet($1)",
+                [str(snapshot / f"{table}.parquet")],
+            )
 
 
 def _database_holds(database, snapshot, tables, records, golden, frames) -> bool:
@@ -900,6 +948,11 @@ def _database_holds(database, snapshot, tables, records, golden, frames) -> bool
         return False
     finally:
         con.close()
+
+
+def _literal(text: str) -> str:
+    # as whiteglove/publish.py writes them: COMMENT ON takes no bound parameter
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _identifier(name: str) -> str:

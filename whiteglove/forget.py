@@ -320,10 +320,15 @@ def find_person(layout: OutputLayout, request: ForgetRequest) -> Person:
         golden |= set(xref.filter(pl.col("record_key").is_in(list(asked)))["golden_id"])
     found_golden = set()
     records = set(asked)
-    for xref in xrefs:
-        mine = xref.filter(pl.col("golden_id").is_in(list(golden)))
-        records |= set(mine["record_key"])
-        found_golden |= set(mine["golden_id"])
+    for golden_id in golden:
+        # the records a golden id holds in the newest crosswalk that has it: in an older
+        # one it may have held records that are somebody else's now
+        for xref in xrefs:
+            mine = xref.filter(pl.col("golden_id") == golden_id)
+            if mine.height:
+                records |= set(mine["record_key"])
+                found_golden.add(golden_id)
+                break
     person.rows, in_sources = _rows_of(layout, records)
     # a record id given is erased when a crosswalk or a source holds it (a quarantined row)
     crosswalked = {
@@ -343,10 +348,11 @@ def find_person(layout: OutputLayout, request: ForgetRequest) -> Person:
 
 
 def _crosswalks(layout: OutputLayout) -> list[pl.DataFrame]:
-    """Every crosswalk the folder holds, as record_key, golden_id."""
+    """Every crosswalk the folder holds, as record_key, golden_id: the newest first (the
+    working state's, then the snapshots' from the newest back)."""
     frames = []
-    paths = [s / "customer_xref.parquet" for s in _snapshots(layout)]
-    paths.append(layout.asset_value("customer_xref", ".parquet"))
+    paths = [layout.asset_value("customer_xref", ".parquet")]
+    paths += [s / "customer_xref.parquet" for s in reversed(_snapshots(layout))]
     for path in paths:
         if path.is_file():
             xref = pl.read_parquet(path)

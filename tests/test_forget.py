@@ -357,14 +357,27 @@ def test_the_suppression_list_and_audit_log_hold_no_personal_value(erased):
     assert {Path(p).name for p in entry["pages_replaced"]} == {"data_quality.html"}
 
 
-def test_forgetting_again_says_already_erased(erased, capsys):
-    status = cli(["forget", "--out", str(erased["out"]), "--email", EMAIL])
+def test_forgetting_again_says_already_erased(erased, tmp_path, capsys):
+    log = OutputLayout(erased["out"]).erasure_log.read_text()
+    listing = tmp_path / "ids.txt"
+    listing.write_text(f"# the same person again\nemail={EMAIL}\nsource_record=crm:C999001\n")
+    status = cli(["forget", "--out", str(erased["out"]), "--file", str(listing)])
     assert status == 0
     assert "already erased" in capsys.readouterr().out
     # nobody of that email, nothing listed: refused, nothing changes
     assert cli(["forget", "--out", str(erased["out"]), "--email", "nadie@ejemplo.es"]) == 2
     assert cli(["forget", "--out", str(erased["out"]), "--source-record", "crm:NOPE"]) == 2
     assert cli(["forget", "--out", str(erased["out"]), "--golden-id", "G0000"]) == 2
+    assert OutputLayout(erased["out"]).erasure_log.read_text() == log
+
+
+def test_a_folder_in_use_is_refused_clearly(erased, capsys):
+    from whiteglove.publish import RUN_LOCK, output_lock
+
+    with output_lock(erased["out"], RUN_LOCK):
+        status = cli(["forget", "--out", str(erased["out"]), "--email", EMAIL])
+    assert status == 2
+    assert "another run is publishing" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("point", ["values", "rows"])

@@ -78,6 +78,9 @@ from whiteglove.suppression import SUPPRESSION_REASON, SuppressionList, standard
 ERASED_TEXT = "[erased on request]"
 # A file of identifiers is read whole: bounded, it comes from outside.
 MAX_REQUEST_BYTES = 1024 * 1024
+# The audit log is read back (to append, and to know erased golden ids): bounded, like every
+# file of the output folder; a million erasures fit.
+MAX_LOG_BYTES = 1024 * 1024 * 1024
 # Values this short ("Ana", "12") are never distinctive enough to search reports for.
 MIN_VALUE_CHARS = 4
 # Columns that never hold a person's values: ids, lineage, scores, flags, rules.
@@ -179,7 +182,7 @@ class ForgetRequest:
 def read_request_file(path: Path, request: ForgetRequest | None = None) -> ForgetRequest:
     """Identifiers from a file, one `kind=value` a line (`golden_id=G...`,
     `source_record=crm:C001`, `email=...`, `phone=...`); blank lines and `#` comments skipped."""
-    request = request or ForgetRequest()
+    request = ForgetRequest() if request is None else request
     if not path.is_file():
         raise ForgetError(f"{path}: not a file")
     if path.stat().st_size > MAX_REQUEST_BYTES:
@@ -1039,6 +1042,8 @@ def read_erasure_log(layout: OutputLayout) -> list[dict]:
     path = layout.erasure_log
     if not path.is_file() or path.is_symlink():
         return []
+    if path.stat().st_size > MAX_LOG_BYTES:
+        raise ForgetError(f"{path} is larger than {MAX_LOG_BYTES} bytes: not whiteglove's log")
     entries = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:

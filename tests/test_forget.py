@@ -319,6 +319,13 @@ def test_the_next_run_keeps_them_out(erased):
         kept = xref.filter(pl.col("source") == source).height
         dropped = quarantine.filter(pl.col("source") == source).height
         assert counts["rows_read"] == kept + dropped
+    # the summary says which sources still export the erased person
+    assert {s: c["erased_on_request"] for s, c in summary["sources"].items()} == {
+        "crm": 2,
+        "billing": 1,
+        "marketing": 1,
+        "support": 1,
+    }
     erased_rows = quarantine.filter(pl.col("reasons").list.contains(SUPPRESSION_REASON))
     assert sorted(erased_rows["source"].to_list()) == [
         "billing",

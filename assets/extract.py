@@ -10,6 +10,7 @@ from whiteglove.config import SourceConfig
 from whiteglove.extract import extract_source
 from whiteglove.incremental import source_fingerprint, source_stage_version
 from whiteglove.masking import source_column_kinds
+from whiteglove.suppression import SUPPRESSION_REASON, suppress_raw
 from whiteglove.validation import Suite
 
 
@@ -32,13 +33,25 @@ def raw_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefinition:
         # taken before reading: a file replaced meanwhile makes the next run read it again
         fingerprint = source_fingerprint(config, this, suite)
         frame = extract_source(this, config.files(this), limits=config.limits)
-        unparsed = frame.filter(pl.col("_parse_error").is_not_null()).height
+        # before anything else sees the rows: an erased person's rows are emptied here
+        frame, erased = suppress_raw(
+            frame,
+            this,
+            settings.suppression,
+            country=config.defaults.country,
+            validity=config.validity_for(this),
+            limits=config.limits,
+        )
+        if erased:
+            context.log.info(f"{source.name}: {erased} row(s) emptied: {SUPPRESSION_REASON}")
+        unparsed = frame.filter(pl.col("_parse_error").is_not_null()).height - erased
         context.log.info(f"{source.name}: read {frame.height} rows, {unparsed} unparseable")
         metadata = table_metadata(
             frame,
             reveal_personal_data=settings.reveal_personal_data,
             kinds=source_column_kinds(this),
             unparseable_rows=unparsed,
+            erased_on_request=erased,
         )
         yield from validated_outputs(context, name, frame, suite, "raw", metadata, fingerprint)
 

@@ -142,6 +142,8 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
             },
             files=files | reports,
             descriptions=contract_descriptions(contract),
+            keep_snapshots=settings.config.publication.keep_snapshots,
+            max_snapshot_age_days=settings.config.publication.max_snapshot_age_days,
         )
         context.log.info(f"published {len(publication.files)} files to {publication.snapshot}")
         # the run's headline numbers as run tags: visible in the Runs list without opening it
@@ -183,7 +185,7 @@ def published_contract(
 
 def report_links(snapshot: Path) -> dict[str, MetadataValue]:
     """Clickable links to the reports as this run published them: a snapshot is kept after
-    later runs (up to KEEP_SNAPSHOTS), where `latest/` moves on."""
+    later runs (up to `publication.keep_snapshots`), where `latest/` moves on."""
     return {name: MetadataValue.url(path.as_uri()) for name, path in report_paths(snapshot).items()}
 
 

@@ -25,6 +25,7 @@ from whiteglove.config import SourcesConfig, load_sources
 from whiteglove.documents import Documents, read_documents, write_documents
 from whiteglove.layout import OutputLayout
 from whiteglove.publish import PreviousPublication, claim_output_folder
+from whiteglove.suppression import SuppressionList
 
 # A run tagged with this ("true") reuses what it can: unchanged sources are left out of its
 # selection (pipelines/incremental.py), and linkage scores only pairs with a new or changed
@@ -39,6 +40,7 @@ class RunSettings(ConfigurableResource):
     sources_path: str
     out_dir: str
     _config: SourcesConfig | None = PrivateAttr(default=None)
+    _suppression: SuppressionList | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # Read when the run starts, not when the code location loaded: a run launched from
@@ -47,6 +49,9 @@ class RunSettings(ConfigurableResource):
         # Before any asset writes there: a folder holding someone else's files, or links
         # among whiteglove's own entries, is refused (runs from the UI start here)
         claim_output_folder(Path(self.out_dir))
+        # once, before any source is read: every source of the run compares with one list,
+        # and a list that cannot be read stops the run before anything is written
+        self._suppression = SuppressionList.load(self.layout)
 
     @property
     def config(self) -> SourcesConfig:
@@ -57,6 +62,13 @@ class RunSettings(ConfigurableResource):
     @property
     def layout(self) -> OutputLayout:
         return OutputLayout(Path(self.out_dir))
+
+    @property
+    def suppression(self) -> SuppressionList:
+        """The people erased on request (whiteglove/suppression.py), read once per run."""
+        if self._suppression is None:
+            self._suppression = SuppressionList.load(self.layout)
+        return self._suppression
 
     @property
     def reveal_personal_data(self) -> bool:

@@ -1,6 +1,7 @@
 """The command line: `whiteglove run [--sources PATH] [--out DIR]`, `whiteglove generate`,
 `whiteglove lookup` and `whiteglove serve` (pipelines/lookup_cli.py), `whiteglove explain`
-and `whiteglove review` (pipelines/review_cli.py)."""
+and `whiteglove review` (pipelines/review_cli.py), `whiteglove forget`
+(pipelines/forget_cli.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipelines import lookup_cli, review_cli
+from pipelines import forget_cli, lookup_cli, review_cli
 from whiteglove.layout import BUNDLED_SOURCES, DEFAULT_OUT, report_paths
 
 
@@ -32,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--out", type=Path, required=True)
     lookup_cli.add_commands(commands)
     review_cli.add_commands(commands)
+    forget_cli.add_command(commands)
     args = parser.parse_args(argv)
+    if args.command == "forget":
+        return forget_cli.run_command(args)
     if args.command in ("lookup", "serve"):
         return lookup_cli.run_command(args)
     if args.command in ("explain", "review"):

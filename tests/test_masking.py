@@ -216,3 +216,13 @@ def test_whiteglove_tables_mask_by_canonical_name_and_keep_the_rest():
         1234567,
         1234567.5,
     )
+
+
+def test_a_quarantine_preview_masks_the_raw_rows_names():
+    """The quarantine's `raw` is masked as a raw row (mask_raw), not only by content: names and
+    addresses in it reach the Dagster event log otherwise."""
+    raw = json.dumps({"IdCliente": "C1", "Nombre": "Zenobia", "Dirección": "Calle Sol, 5"})
+    frame = pl.DataFrame({"source": ["crm"], "raw": [raw]})
+    masked = mask_frame(frame)["raw"][0]
+    assert "Zenobia" not in masked and "Sol" not in masked
+    assert json.loads(masked)["Nombre"] == "Z***"

@@ -410,6 +410,18 @@ class PrivacyConfig(_Strict):
     reveal_personal_data: bool = False
 
 
+class PublicationConfig(_Strict):
+    """How long published snapshots stay in the output folder (`publication:`).
+
+    Every snapshot holds a full copy of the golden table and its personal data: fewer and
+    younger snapshots mean less to erase and less kept beyond its use. The current snapshot
+    is always kept, whatever its age.
+    """
+
+    keep_snapshots: int = Field(default=5, ge=1)  # the newest N, the current one included
+    max_snapshot_age_days: float | None = Field(default=None, gt=0)  # older ones are removed
+
+
 # Survivorship rules (the `golden:` section). A pick rule keeps one record's value; an
 # aggregate computes the value from several records (count, sum), picks by value (max, min)
 # or by a clock the user names (latest).
@@ -619,6 +631,7 @@ class SourcesConfig(_Strict):
     # Folder the file-arrival sensor watches for new or changed exports.
     inbox: str | None = None
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    publication: PublicationConfig = Field(default_factory=PublicationConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     validity: ValidityConfig = Field(default_factory=ValidityConfig)
     golden: GoldenConfig = Field(default_factory=GoldenConfig)

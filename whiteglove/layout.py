@@ -7,6 +7,9 @@ An output folder (`--out`) holds:
     snapshots/<run>/...        every published file of one run, written completely first
     latest -> snapshots/<run>  switched atomically once a snapshot is complete
     golden_customers.parquet -> latest/golden_customers.parquet   (one link per output)
+    suppression.json           salted hashes of people erased on request (whiteglove/suppression.py)
+    erasures.jsonl             the audit log of erasures, without personal data
+    .forget.json               an erasure in progress, finished by the next `whiteglove forget`
     .work/                     the asset graph's working state:
         <asset>.parquet|.json|/  each asset's value, handed to the assets downstream
         linkage_state/           the previous linkage, for incremental runs
@@ -49,8 +52,23 @@ class OutputLayout:
     SNAPSHOTS = "snapshots"
     LATEST = "latest"
     WORK = ".work"
+    SUPPRESSION = "suppression.json"
+    ERASURE_LOG = "erasures.jsonl"
+    FORGET_JOURNAL = ".forget.json"
     # Entries whiteglove itself puts in an output folder; anything else is the user's.
-    OWN_ENTRIES = frozenset({MARKER, RUN_LOCK, PUBLISH_LOCK, SNAPSHOTS, LATEST, WORK})
+    OWN_ENTRIES = frozenset(
+        {
+            MARKER,
+            RUN_LOCK,
+            PUBLISH_LOCK,
+            SNAPSHOTS,
+            LATEST,
+            WORK,
+            SUPPRESSION,
+            ERASURE_LOG,
+            FORGET_JOURNAL,
+        }
+    )
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -59,6 +77,9 @@ class OutputLayout:
         self.latest = self.root / self.LATEST
         self.work = self.root / self.WORK
         self.linkage_state = self.work / "linkage_state"
+        self.suppression = self.root / self.SUPPRESSION
+        self.erasure_log = self.root / self.ERASURE_LOG
+        self.forget_journal = self.root / self.FORGET_JOURNAL
 
     def lock(self, name: str) -> Path:
         """A lock file: RUN_LOCK or PUBLISH_LOCK."""

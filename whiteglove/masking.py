@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 # A column's kind when masking: a personal field's name, or one of these.
 KEEP = "keep"  # known not to be personal: shown as it is
 UNKNOWN = "unknown"  # nothing says what it holds: masked by content
+RAW = "raw"  # a quarantined row's text as read (the quarantine's `raw`): `mask_raw`
 # Columns that hold keys and bookkeeping, never personal data: left readable so a preview
 # still identifies its rows.
 KEY_COLUMNS = {
@@ -206,6 +207,8 @@ def column_kind(name: str, dtype: pl.DataType) -> str:
     other canonical fields and typed dates and times (an update time, a last contact) are not
     personal. Anything else is `UNKNOWN` and masked by content.
     """
+    if name == RAW:  # the quarantine's raw text: masked as a raw row, names included
+        return RAW
     if name in KEY_COLUMNS or name.startswith("_"):
         return KEEP
     if name in PERSONAL_FIELDS:
@@ -255,6 +258,8 @@ def _mask_column(column: pl.Series, kind: str) -> pl.Series:
         return _apply(column, mask_tail(pl.col(VALUE)))
     if kind == "address_line":
         return _map_text(column, mask_words)
+    if kind == RAW:
+        return _map_text(column, mask_raw)
     if dtype == pl.String or dtype.is_integer():
         # integers too: exports store phone numbers as numbers (612345678)
         return _map_text(column, mask_text)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -39,7 +40,7 @@ MARKER = OutputLayout.MARKER
 RUN_LOCK = OutputLayout.RUN_LOCK
 PUBLISH_LOCK = OutputLayout.PUBLISH_LOCK
 OWN_ENTRIES = OutputLayout.OWN_ENTRIES
-KEEP_SNAPSHOTS = 5
+KEEP_SNAPSHOTS = 5  # the default of `publication.keep_snapshots` (whiteglove/config.py)
 # Written into a snapshot once `latest` points to it: that snapshot was seen by readers.
 PUBLISHED = ".published"
 # Table names become SQL identifiers in customers.duckdb; they come from code, and this keeps
@@ -154,7 +155,14 @@ def check_output_folder(layout: OutputLayout) -> None:
     """
     problems = [
         f"{path} is a symbolic link"
-        for path in (layout.marker, layout.lock(RUN_LOCK), layout.lock(PUBLISH_LOCK))
+        for path in (
+            layout.marker,
+            layout.lock(RUN_LOCK),
+            layout.lock(PUBLISH_LOCK),
+            layout.suppression,
+            layout.erasure_log,
+            layout.forget_journal,
+        )
         if path.is_symlink()
     ]
     for folder in (layout.snapshots, layout.work):
@@ -236,12 +244,16 @@ def publish(
     files: Documents | None = None,
     lock_timeout: float = 600.0,
     descriptions: dict[str, dict[str, str]] | None = None,
+    keep_snapshots: int = KEEP_SNAPSHOTS,
+    max_snapshot_age_days: float | None = None,
 ) -> Publication:
     """Write tables (Parquet + one DuckDB file), JSON documents and other files, then switch.
 
     `files` may hold folders (`reports/linkage.html`): each top-level name gets one link.
     `descriptions` (table -> column -> text) go into the Parquet field metadata and the
     DuckDB column comments, so a reader of either sees what a column holds.
+    Afterwards older snapshots beyond `keep_snapshots`, or older than `max_snapshot_age_days`,
+    are removed (never the one just published).
     """
     files = files or Documents()
     names = [f"{t}.parquet" for t in tables] + ["customers.duckdb", *sorted(files.folders)]
@@ -281,7 +293,7 @@ def publish(
         _pause("switched")
         for name in names:
             _ensure_link(out_dir / name, Path(LATEST) / name)
-        _prune(snapshots, keep=KEEP_SNAPSHOTS, current=final)
+        _prune(snapshots, keep=keep_snapshots, current=final, max_age_days=max_snapshot_age_days)
     return Publication(snapshot=final, files=names)
 
 
@@ -418,15 +430,30 @@ def _ensure_link(path: Path, target: Path) -> None:
     os.replace(tmp, path)
 
 
-def _prune(snapshots: Path, keep: int, current: Path) -> None:
+def _prune(snapshots: Path, keep: int, current: Path, max_age_days: float | None = None) -> None:
     runs = sorted(p for p in snapshots.iterdir() if not p.name.startswith("."))
-    for old in runs[:-keep]:
+    doomed_runs = set(runs[:-keep])
+    if max_age_days is not None:
+        oldest = datetime.now(UTC) - timedelta(days=max_age_days)
+        doomed_runs |= {run for run in runs if _published_at(run) < oldest}
+    for old in sorted(doomed_runs):
         if old != current:
             # Renamed first, so a kill midway leaves a dot-folder the next run removes, not
             # a half-deleted snapshot that looks complete.
             doomed = old.with_name(f".{old.name}.deleting")
             os.replace(old, doomed)
             shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _published_at(snapshot: Path) -> datetime:
+    """When a snapshot's run started, from its name (layout.py names it so); the folder's
+    modification time for a name that does not say."""
+    try:
+        return datetime.strptime(snapshot.name.split("-", 1)[0], "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=UTC
+        )
+    except ValueError:
+        return datetime.fromtimestamp(snapshot.stat().st_mtime, UTC)
 
 
 def _fsync_dir(path: Path) -> None:

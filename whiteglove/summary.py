@@ -8,6 +8,7 @@ import polars as pl
 
 from whiteglove.metrics import cluster_figures, cluster_sizes, nulled_field_warnings
 from whiteglove.schema import CANONICAL_FIELDS, RECORD_BOOKKEEPING_COLUMNS
+from whiteglove.suppression import SUPPRESSION_REASON
 
 
 class ConservationError(RuntimeError):
@@ -28,6 +29,14 @@ def run_summary(
 ) -> dict:
     accepted = dict(customer_records.group_by("source").len().iter_rows())
     rejected = dict(quarantine.group_by("source").len().iter_rows())
+    # rows of people erased on request (whiteglove/suppression.py): while a source still
+    # exports them, its suppression entries are needed
+    erased = dict(
+        quarantine.filter(pl.col("reasons").list.contains(SUPPRESSION_REASON))
+        .group_by("source")
+        .len()
+        .iter_rows()
+    )
     invalid = (
         customer_records.select("source", pl.col("invalid_fields").alias("field"))
         .explode("field")
@@ -46,6 +55,7 @@ def run_summary(
             "rows_read": read,
             "accepted": kept,
             "quarantined": dropped,
+            "erased_on_request": erased.get(name, 0),
             "invalid_values_nulled": {
                 f: n for s, f, n in invalid.sort("field").iter_rows() if s == name
             },

@@ -111,6 +111,7 @@ class LookupIndex:
 
     def __init__(self, snapshot: Path) -> None:
         self.snapshot = snapshot
+        self.version = records_version(snapshot)
         try:
             settings = json.loads((snapshot / MATCH_SETTINGS).read_text(encoding="utf-8"))
             model = json.loads((snapshot / MODEL).read_text(encoding="utf-8"))
@@ -237,6 +238,15 @@ def published_snapshot(out_dir: Path) -> Path | None:
     return PreviousPublication.pin(OutputLayout(out_dir)).snapshot
 
 
+def records_version(snapshot: Path) -> tuple[int, int] | None:
+    """Which file a snapshot's match records are: an erasure replaces it in place."""
+    try:
+        stat = (snapshot / f"{MATCH_RECORDS}.parquet").stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns)
+
+
 class LiveIndex:
     """The index of the latest publication, swapped for a new one when a run publishes.
 
@@ -253,7 +263,10 @@ class LiveIndex:
 
     def current(self) -> LookupIndex:
         snapshot = published_snapshot(self.out_dir)
-        if snapshot is not None and snapshot != self._index.snapshot:
+        # the same snapshot rewritten (`whiteglove forget`) is a new publication too
+        if snapshot is not None and (
+            snapshot != self._index.snapshot or records_version(snapshot) != self._index.version
+        ):
             with self._guard:
                 if self._loading is None or not self._loading.is_alive():
                     self._loading = threading.Thread(

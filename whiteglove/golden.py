@@ -151,10 +151,12 @@ def survive(
         .alias(_INCOMPLETE),
     )
     frame = frame.with_columns(
+        *[_staleness(p, frame.schema) for p in plans if p.rule.rule == "trusted_recent"]
+    )
+    frame = frame.with_columns(
         *[_key(p, frame.schema, n, stride).alias(f"__k{i}") for i, p in enumerate(plans)]
     )
     picks = [i for i, p in enumerate(plans) if p.rule.rule in PICK_RULES]
-    frame = frame.with_columns(*_confidence_inputs(plans, picks, frame.schema))
     # Aggregations stay plain column min/sum/count: anything richer inside group_by is
     # evaluated group by group, which is orders of magnitude slower on many small groups.
     extra: list[pl.Expr] = []
@@ -174,7 +176,6 @@ def survive(
             extra.append(pl.when(key.is_not_null()).then(amount).alias(f"__s{i}"))
             aggs += [pl.col(f"__s{i}").sum().alias(f"__v{i}")]
             finish.append(pl.when(key.is_not_null()).then(pl.col(f"__v{i}")).alias(f"__v{i}"))
-    aggs += [pl.col(f"__r{i}").min() for i in picks]
     grouped = (
         frame.with_columns(*extra)
         .group_by("golden_id")
@@ -187,7 +188,6 @@ def survive(
         .with_columns(*finish)
         .with_columns(
             *[(pl.col(f"__k{i}") % stride).alias(f"__w{i}") for i in range(len(plans))],
-            *[(pl.col(f"__r{i}") % stride).alias(f"__u{i}") for i in picks],
             (pl.col(_RECENT) % stride).alias("__w_updated"),
         )
         .sort("golden_id")
@@ -211,7 +211,7 @@ def survive(
         values[plan.name] = value.alias(plan.name)
         lineage.append((plan.name, value, winner, plan.rule.rule))
         if i in picks:
-            confidence[plan.name] = _confidence(frame, plan, i, winner, rows(grouped[f"__u{i}"]))
+            confidence[plan.name] = _confidence(frame, plan, i, ids)
 
     names = pl.DataFrame([values["first_name"], values["last_name"]])
     values["full_name"] = names.select(
@@ -404,15 +404,7 @@ def _key(plan: _Plan, schema: pl.Schema, n: int, stride: int) -> pl.Expr:
     row = pl.col(_ROW)
     match rule.rule:
         case "trusted_recent":
-            dated = pl.col(_DATED)
-            newest = pl.when(eligible).then(dated).max().over("golden_id")
-            stale = (
-                pl.when(newest.is_null())
-                .then(False)
-                .when(dated.is_null())
-                .then(True)
-                .otherwise((newest - dated).dt.total_days() > pl.col(_MAX_AGE))
-            )
+            stale = pl.col(_stale_column(plan))
             votes = _votes(eligible & ~stale, plan.read)
             key = (stale.cast(pl.Int64) * 64 + 63 - votes) * stride + row
         case "agreement":
@@ -441,6 +433,28 @@ def _key(plan: _Plan, schema: pl.Schema, n: int, stride: int) -> pl.Expr:
         case other:  # pragma: no cover - the config only admits the rules above
             raise ValueError(f"unknown survivorship rule {other!r}")
     return pl.when(eligible).then(key)
+
+
+def _stale_column(plan: _Plan) -> str:
+    return f"__stale_{plan.name}"
+
+
+def _staleness(plan: _Plan, schema: pl.Schema) -> pl.Expr:
+    """Per record, for a trusted_recent column: whether its value is older than its source's
+    max age behind the customer's newest dated value (undated values are stale when any is
+    dated). A column of its own, computed before the votes: a window inside another window's
+    predicate is evaluated group by group (3.4 s a column at 200,000 records, against 0.05)."""
+    eligible = _in_scope(plan.rule) & _present(pl.col(plan.read), schema[plan.read])
+    dated = pl.col(_DATED)
+    newest = pl.when(eligible).then(dated).max().over("golden_id")
+    return (
+        pl.when(newest.is_null())
+        .then(False)
+        .when(dated.is_null())
+        .then(True)
+        .otherwise((newest - dated).dt.total_days() > pl.col(_MAX_AGE))
+        .alias(_stale_column(plan))
+    )
 
 
 def _votes(eligible: pl.Expr, read: str) -> pl.Expr:
@@ -481,32 +495,54 @@ def _max_age(golden: GoldenConfig, sources: list[SourceConfig]) -> pl.Expr:
     )
 
 
-def _confidence_inputs(plans: list[_Plan], picks: list[int], schema: pl.Schema) -> list[pl.Expr]:
-    """Per pick rule i: __a{i} sources agreeing on the record's value, __d{i} the newest date
-    of that value, __r{i} the record's key when its value is not the winner's (runner-ups)."""
-    out = []
-    for i in picks:
-        read, key = plans[i].read, pl.col(f"__k{i}")
-        eligible = key.is_not_null()
-        out += [
-            _votes(eligible, read).alias(f"__a{i}"),
-            pl.when(eligible).then(pl.col(_DATED)).max().over("golden_id", read).alias(f"__d{i}"),
-            pl.when(key.min().over("golden_id", read) != key.min().over("golden_id"))
-            .then(key)
-            .alias(f"__r{i}"),
-        ]
-    return out
+def _confidence(frame: pl.DataFrame, plan: _Plan, i: int, ids: pl.Series) -> dict[str, pl.Series]:
+    """CONFIDENCE_COLUMNS for one pick rule's column, one value per golden customer of `ids`.
 
-
-def _confidence(
-    frame: pl.DataFrame, plan: _Plan, i: int, winner: pl.Series, runner: pl.Series
-) -> dict[str, pl.Series]:
-    """CONFIDENCE_COLUMNS for one pick rule's column, one value per golden customer."""
-    agree = frame[f"__a{i}"].gather(winner)
-    against = frame[f"__a{i}"].gather(runner)
+    Each distinct value of a customer's eligible records is one candidate, with the sources
+    that hold it, its newest date and its best preference key: the winner has the best key,
+    the runner-up the next best. One group-by per column: per-record windows over customer
+    and value cost 0.45 s a column at a million records.
+    """
+    key = f"__k{i}"
+    candidates = (
+        frame.filter(pl.col(key).is_not_null())
+        .group_by("golden_id", plan.read)
+        .agg(
+            pl.col(_BIT).bitwise_or().bitwise_count_ones().cast(pl.Int32).alias("agree"),
+            pl.col(_DATED).max().alias("dated"),
+            pl.col(key).min().alias("best"),
+        )
+        .sort("golden_id", "best")
+    )
+    first = candidates["golden_id"].is_first_distinct()
+    winners = candidates.filter(first)
+    others = candidates.filter(~first)
+    runners = others.filter(others["golden_id"].is_first_distinct())
+    table = (
+        pl.DataFrame({"golden_id": ids})
+        .join(
+            winners.select("golden_id", "agree", "dated"),
+            on="golden_id",
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            runners.select(
+                "golden_id",
+                pl.col(plan.read).cast(pl.String).alias("runner_up"),
+                pl.col("agree").alias("against"),
+            ),
+            on="golden_id",
+            how="left",
+            maintain_order="left",
+        )
+    )
+    against, agree = table["against"], table["agree"]
     return {
-        "agreeing_sources": agree.cast(pl.Int32),
-        "value_dated_at": frame[f"__d{i}"].gather(winner),
-        "runner_up": frame[plan.read].gather(runner).cast(pl.String),
-        "low_confidence": (against.is_not_null() & (against >= agree)).fill_null(False),
+        "agreeing_sources": agree.alias("agreeing_sources"),
+        "value_dated_at": table["dated"].alias("value_dated_at"),
+        "runner_up": table["runner_up"],
+        "low_confidence": (against.is_not_null() & (against >= agree))
+        .fill_null(False)
+        .alias("low_confidence"),
     }

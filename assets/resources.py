@@ -31,6 +31,8 @@ from whiteglove.publish import PreviousPublication, claim_output_folder
 # record. Every other run rebuilds everything and retrains.
 INCREMENTAL_TAG = "whiteglove/incremental"
 REUSED_TAG = "whiteglove/reused_sources"  # the sources such a run does not rebuild
+# what a run read, hashed when it started (whiteglove.incremental.run_fingerprint)
+INPUTS_TAG = "whiteglove/inputs_fingerprint"
 
 
 class RunSettings(ConfigurableResource):

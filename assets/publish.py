@@ -15,7 +15,7 @@ from dagster import (
 
 from assets.changes import run_snapshot, run_timestamp
 from assets.report import in_report_order, validation_ins
-from assets.resources import PreviousPublicationResource, RunSettings
+from assets.resources import INPUTS_TAG, PreviousPublicationResource, RunSettings
 from whiteglove.changes import change_counts, with_history
 from whiteglove.config import SourceConfig, SourcesConfig
 from whiteglove.contract import (
@@ -88,6 +88,9 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
             check_results=results,
         )
         summary["changes"] = change_counts(golden_changes)
+        # runs started outside `whiteglove run` (the UI, the sensor) carry none: the next
+        # incremental run then rebuilds what changed rather than trusting nothing did
+        summary["inputs_fingerprint"] = context.run.tags.get(INPUTS_TAG)
         summary["contract"] = golden_contract["decision"]
         summary["linkage"]["review_queue_pairs"] = review_queue.height
         if steward_decisions.get("entries"):

@@ -32,6 +32,8 @@ from whiteglove.suppression import SuppressionList
 # record. Every other run rebuilds everything and retrains.
 INCREMENTAL_TAG = "whiteglove/incremental"
 REUSED_TAG = "whiteglove/reused_sources"  # the sources such a run does not rebuild
+# what a run read, hashed when it started (whiteglove.incremental.run_fingerprint)
+INPUTS_TAG = "whiteglove/inputs_fingerprint"
 
 
 class RunSettings(ConfigurableResource):

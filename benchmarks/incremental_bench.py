@@ -5,7 +5,8 @@
 Generates a sample, builds it once with the billing export missing one row in ten, then the
 complete billing export arrives and the same output folder is updated with
 `whiteglove run --incremental`; a full rebuild of the same data into a fresh folder is the
-comparison. Each run is a `whiteglove run` subprocess; F1 is pairwise against the truth.
+comparison; then `--incremental` again with nothing changed. Each run is a `whiteglove run`
+subprocess; F1 is pairwise against the truth.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main() -> None:
         first = timed_run(sources, work / "out")
         complete.write_parquet(billing)
         incremental = timed_run(sources, work / "out", "--incremental")
+        unchanged = timed_run(sources, work / "out", "--incremental")
         rebuild = timed_run(sources, work / "rebuild")
         records = pl.read_parquet(work / "out" / "customer_xref.parquet").height
         print(f"{records:,} records; billing gains {complete.height // 10:,} rows")
@@ -71,6 +73,8 @@ def main() -> None:
         after, rebuilt = f1(work / "out", truth), f1(work / "rebuild", truth)
         print(f"| incremental, billing complete | {incremental:.1f} | {after:.4f} |")
         print(f"| full rebuild, billing complete | {rebuild:.1f} | {rebuilt:.4f} |")
+        print(f"| incremental again, nothing changed | {unchanged:.1f} | {after:.4f} |")
+        print(f"\nnothing changed / full rebuild: {unchanged / rebuild:.3f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -73,6 +73,12 @@ def _run(sources: Path, out_dir: Path, quiet: bool, incremental: bool = False) -
             if check.severity == "ERROR" and check.description:
                 print(f"  - {check.asset} {check.check}: {check.description}", file=sys.stderr)
         return 1
+    if outcome.unchanged:
+        print(
+            f"whiteglove: nothing changed since run {outcome.run_id} (exports, sources file, "
+            f"decisions, code); its publication in {out_dir} stays as it is."
+        )
+        return 0
     print(format_summary(outcome.summary or {}, out_dir))
     if incremental:
         sources = (outcome.summary or {}).get("sources", {})

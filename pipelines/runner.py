@@ -11,17 +11,19 @@ from pathlib import Path
 
 from dagster import DagsterInstance, JobDefinition, build_reconstructable_job, execute_job
 
-from assets.resources import INCREMENTAL_TAG, REUSED_TAG
+from assets.resources import INCREMENTAL_TAG, INPUTS_TAG, REUSED_TAG
 from pipelines.build import BUILD_JOB, build_definitions
 from pipelines.incremental import incremental_selection
 from whiteglove.atomic import remove_temporaries
 from whiteglove.config import load_sources
 from whiteglove.decisions import decisions_file, read_decisions
+from whiteglove.incremental import run_fingerprint
 from whiteglove.layout import OutputLayout
 from whiteglove.publish import (
     PUBLISH_LOCK,
     RUN_LOCK,
     OutputFolderError,
+    PreviousPublication,
     claim_output_folder,
     output_lock,
     remove_leftovers,
@@ -48,6 +50,9 @@ class RunOutcome:
     failures: list[str]
     checks: list[CheckOutcome]
     materialized: list[str] = field(default_factory=list)  # asset keys this run rebuilt
+    # an incremental run that found nothing changed since the latest publication: no run was
+    # started, and run_id and summary are the latest publication's
+    unchanged: bool = False
 
     @property
     def failed_checks(self) -> list[CheckOutcome]:
@@ -87,10 +92,15 @@ def run_pipeline(
         claim_output_folder(folder)
         with output_lock(folder, RUN_LOCK, timeout=lock_timeout):
             _remove_leftovers(folder)
-            selection, tags = None, {}
+            # what this run reads, hashed before it reads it: the publication records it, and
+            # an incremental run finding the same has nothing to do
+            inputs = run_fingerprint(config)
+            if incremental and (kept := _unchanged_publication(folder, inputs)) is not None:
+                return RunOutcome(True, kept.get("run_id", ""), out_dir, kept, [], [], [], True)
+            selection, tags = None, {INPUTS_TAG: inputs}
             if incremental:
                 selection, reused = incremental_selection(config, folder)
-                tags = {INCREMENTAL_TAG: "true", REUSED_TAG: ",".join(reused)}
+                tags |= {INCREMENTAL_TAG: "true", REUSED_TAG: ",".join(reused)}
             with _instance(instance) as active:
                 # execute_job, not execute_in_process: the latter keeps every step's output
                 # in memory until the run ends (gigabytes at a million records), for tests
@@ -131,6 +141,14 @@ def _instance(instance: DagsterInstance | None) -> Iterator[DagsterInstance]:
     made = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     with made:
         yield made
+
+
+def _unchanged_publication(out_dir: Path, inputs: str) -> dict | None:
+    """The latest publication's summary, if it was built from exactly `inputs`."""
+    summary = PreviousPublication.pin(OutputLayout(out_dir)).document("run_summary.json")
+    if summary is not None and summary.get("inputs_fingerprint") == inputs:
+        return summary
+    return None
 
 
 def _remove_leftovers(out_dir: Path) -> None:

@@ -20,6 +20,7 @@ from whiteglove.incremental import (
     code_version,
     is_reusable,
     load_linkage_state,
+    run_fingerprint,
     source_fingerprint,
 )
 from whiteglove.layout import PROJECT_ROOT, OutputLayout
@@ -357,3 +358,46 @@ def test_a_stored_linkage_state_that_is_not_what_a_run_writes_is_not_used(runs, 
     text = tamper if isinstance(tamper, str) else json.dumps(stored | tamper)
     state.write_text(text, encoding="utf-8")
     assert load_linkage_state(layout, stored["key"]) is None
+
+
+def test_an_incremental_run_with_nothing_changed_keeps_the_publication(runs, sample, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(runs["out"], out, symlinks=True)
+    latest = (out / "latest").readlink()
+    with DagsterInstance.ephemeral() as instance:
+        outcome = run(sample, out, instance, incremental=True)
+        assert outcome.unchanged
+        assert outcome.run_id == runs["second"].run_id
+        assert (out / "latest").readlink() == latest
+        assert instance.get_runs() == []  # no Dagster run was started
+        # a publication built from other inputs is no reason to skip
+        summary_path = out / latest / "run_summary.json"
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary["inputs_fingerprint"] = "0" * 64
+        summary_path.write_text(json.dumps(summary), encoding="utf-8")
+        redone = run(sample, out, instance, incremental=True)
+        assert not redone.unchanged and len(instance.get_runs()) == 1
+        assert (out / "latest").readlink() != latest
+        published = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+        assert published["inputs_fingerprint"] == run_fingerprint(load_sources(sample))
+
+
+def test_the_run_fingerprint_follows_every_input(sample, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(sample.parent, root)
+    sources = root / sample.name
+    config = load_sources(sources)
+    before = run_fingerprint(config)
+    assert run_fingerprint(load_sources(sources)) == before
+    decisions = root / "decisions.csv"
+    decisions.write_text("kind,record_keys,golden_ids,author,at,reason\n", encoding="utf-8")
+    assert run_fingerprint(config) != before
+    decisions.unlink()
+    assert run_fingerprint(config) == before
+    text = sources.read_text(encoding="utf-8")
+    sources.write_text(text + "\nprivacy: {reveal_personal_data: true}\n", encoding="utf-8")
+    assert run_fingerprint(load_sources(sources)) != before
+    sources.write_text(text, encoding="utf-8")
+    export = config.files(config.source("support"))[0]
+    export.write_bytes(export.read_bytes() + export.read_bytes().splitlines(keepends=True)[-1])
+    assert run_fingerprint(config) != before

@@ -159,6 +159,54 @@ def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: Suite
     return digest.hexdigest()
 
 
+def run_fingerprint(config: SourcesConfig) -> str:
+    """Changes whenever a whole run could publish something else: every source's fingerprint,
+    the whole sources file, the golden suite, every file the sources file points to (the
+    decisions file, a saved model, labels) and all of the project's code.
+
+    An incremental run whose fingerprint equals the one the latest publication was built
+    from has nothing to do (the runner then keeps that publication)."""
+    from whiteglove.decisions import decisions_file
+    from whiteglove.validation import GOLDEN_SUITE
+
+    digest = hashlib.sha256()
+    settings = {
+        "sources": {
+            s.name: source_fingerprint(config, s, suite_for(config, s.name)) for s in config.sources
+        },
+        "config": config.model_dump(mode="json", exclude={"base_dir"}),
+        "golden_suite": suite_for(config, GOLDEN_SUITE).as_json(),
+        "code": project_code_version(),
+    }
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    linkage = config.linkage
+    referenced = [
+        decisions_file(config.base_dir, linkage.decisions),
+        *([config.resolve(linkage.model)] if linkage.model else []),
+        *([config.resolve(linkage.labels.file)] if linkage.labels and linkage.labels.file else []),
+    ]
+    for path in referenced:
+        digest.update(f"\0{path}\0".encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def project_code_version() -> str:
+    """A digest of every file of the project's packages (code, templates, styles) and of the
+    libraries whose output a run stores."""
+    digest = hashlib.sha256()
+    for name in _LIBRARIES:
+        digest.update(f"{name} {_version(name)}\n".encode())
+    for package in _PROJECT_PACKAGES:
+        for path in sorted((PROJECT_ROOT / package).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 # The per-source assets an incremental run may reuse.
 STAGES = ("raw", "standardized")
 

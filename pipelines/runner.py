@@ -94,7 +94,7 @@ def run_pipeline(
             _remove_leftovers(folder)
             # what this run reads, hashed before it reads it: the publication records it, and
             # an incremental run finding the same has nothing to do
-            inputs = run_fingerprint(config)
+            inputs = run_fingerprint(config, OutputLayout(folder))
             if incremental and (kept := _unchanged_publication(folder, inputs)) is not None:
                 return RunOutcome(True, kept.get("run_id", ""), out_dir, kept, [], [], [], True)
             selection, tags = None, {INPUTS_TAG: inputs}

@@ -14,6 +14,7 @@ from whiteglove.extract import extract_source
 from whiteglove.golden import survive
 from whiteglove.layout import BUNDLED_SOURCES
 from whiteglove.quarantine import accepted, invalid_value_counts
+from whiteglove.schema import QUARANTINE_SCHEMA
 from whiteglove.standardize import standardize_source
 from whiteglove.summary import run_summary
 
@@ -106,7 +107,7 @@ def test_nulled_attribute_values_reach_the_run_summary_with_the_setting_to_chang
         sources_file="s",
         raw_rows={"people": 4},
         customer_records=records,
-        quarantine=pl.DataFrame(schema={"source": pl.String}),
+        quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
         tables={"customer_xref": records.select("source", pl.col("record_key").alias("golden_id"))},
         step_seconds={},
         linkage_choices={"match_threshold": {"value": 0.5}},

@@ -61,6 +61,14 @@ def xref(out: Path) -> pl.DataFrame:
     return pl.read_parquet(out / "customer_xref.parquet").select(*KEYS, "golden_id")
 
 
+def forget_inputs(out: Path) -> None:
+    """The latest publication as if built from other inputs (its inputs fingerprint changed)."""
+    path = out / "latest" / "run_summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary["inputs_fingerprint"] = "0" * 64
+    path.write_text(json.dumps(summary), encoding="utf-8")
+
+
 def clusters(frame: pl.DataFrame) -> pl.DataFrame:
     """Each golden id with the sorted record keys it holds."""
     return frame.group_by("golden_id").agg(
@@ -325,9 +333,12 @@ def test_the_command_line_runs_incrementally_and_says_what_it_reused(
     monkeypatch.delenv("DAGSTER_HOME", raising=False)  # an ephemeral instance, not the user's
     out = tmp_path / "out"
     shutil.copytree(runs["out"], out, symlinks=True)
-    assert (
-        main(["run", "--sources", str(sample), "--out", str(out), "--quiet", "--incremental"]) == 0
-    )
+    command = ["run", "--sources", str(sample), "--out", str(out), "--quiet", "--incremental"]
+    assert main(command) == 0
+    assert "nothing changed since run" in capsys.readouterr().out
+    # as if the publication had been built from other inputs: the run goes ahead
+    forget_inputs(out)
+    assert main(command) == 0
     printed = capsys.readouterr().out
     assert "reused unchanged: crm, billing, marketing, support" in printed
     # the threshold is the first run's, kept with its model, and says so
@@ -371,15 +382,16 @@ def test_an_incremental_run_with_nothing_changed_keeps_the_publication(runs, sam
         assert (out / "latest").readlink() == latest
         assert instance.get_runs() == []  # no Dagster run was started
         # a publication built from other inputs is no reason to skip
-        summary_path = out / latest / "run_summary.json"
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        summary["inputs_fingerprint"] = "0" * 64
-        summary_path.write_text(json.dumps(summary), encoding="utf-8")
+        forget_inputs(out)
         redone = run(sample, out, instance, incremental=True)
         assert not redone.unchanged and len(instance.get_runs()) == 1
         assert (out / "latest").readlink() != latest
         published = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
-        assert published["inputs_fingerprint"] == run_fingerprint(load_sources(sample))
+        inputs = run_fingerprint(load_sources(sample), OutputLayout(out))
+        assert published["inputs_fingerprint"] == inputs
+        # a person erased on request since: the suppression list is an input too
+        OutputLayout(out).suppression.write_text("{}", encoding="utf-8")
+        assert run_fingerprint(load_sources(sample), OutputLayout(out)) != inputs
 
 
 def test_the_run_fingerprint_follows_every_input(sample, tmp_path):

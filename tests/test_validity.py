@@ -15,6 +15,7 @@ from whiteglove.config import SourcesConfigError, ValidityConfig, load_sources
 from whiteglove.extract import extract_source
 from whiteglove.metrics import nulled_field_warnings
 from whiteglove.quarantine import accepted
+from whiteglove.schema import QUARANTINE_SCHEMA
 from whiteglove.standardize import standardize_source
 from whiteglove.summary import run_summary
 from whiteglove.validation import validate
@@ -60,7 +61,7 @@ def summary_warnings(frame: pl.DataFrame) -> list[dict]:
         sources_file="s",
         raw_rows={"people": frame.height},
         customer_records=frame,
-        quarantine=pl.DataFrame(schema={"source": pl.String}),
+        quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
         tables={
             "customer_xref": frame.select("record_key", "source").with_columns(
                 pl.col("record_key").alias("golden_id")

@@ -159,10 +159,11 @@ def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: Suite
     return digest.hexdigest()
 
 
-def run_fingerprint(config: SourcesConfig) -> str:
+def run_fingerprint(config: SourcesConfig, layout: OutputLayout | None = None) -> str:
     """Changes whenever a whole run could publish something else: every source's fingerprint,
     the whole sources file, the golden suite, every file the sources file points to (the
-    decisions file, a saved model, labels) and all of the project's code.
+    decisions file, a saved model, labels), the output folder's suppression list (people
+    erased on request) and all of the project's code.
 
     An incremental run whose fingerprint equals the one the latest publication was built
     from has nothing to do (the runner then keeps that publication)."""
@@ -180,14 +181,18 @@ def run_fingerprint(config: SourcesConfig) -> str:
     }
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     linkage = config.linkage
-    referenced = [
-        decisions_file(config.base_dir, linkage.decisions),
-        *([config.resolve(linkage.model)] if linkage.model else []),
-        *([config.resolve(linkage.labels.file)] if linkage.labels and linkage.labels.file else []),
-    ]
-    for path in referenced:
-        digest.update(f"\0{path}\0".encode())
-        if path.is_file():
+    # by role and content: where the output folder is (a copy, a moved folder) does not count
+    referenced = {
+        "decisions": decisions_file(config.base_dir, linkage.decisions),
+        "model": config.resolve(linkage.model) if linkage.model else None,
+        "labels": (
+            config.resolve(linkage.labels.file) if linkage.labels and linkage.labels.file else None
+        ),
+        "suppression": layout.suppression if layout is not None else None,
+    }
+    for role, path in referenced.items():
+        digest.update(f"\0{role}\0".encode())
+        if path is not None and path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

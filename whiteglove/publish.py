@@ -246,6 +246,7 @@ def publish(
     descriptions: dict[str, dict[str, str]] | None = None,
     keep_snapshots: int = KEEP_SNAPSHOTS,
     max_snapshot_age_days: float | None = None,
+    parquet_only: frozenset[str] = frozenset(),
 ) -> Publication:
     """Write tables (Parquet + one DuckDB file), JSON documents and other files, then switch.
 
@@ -254,6 +255,9 @@ def publish(
     DuckDB column comments, so a reader of either sees what a column holds.
     Afterwards older snapshots beyond `keep_snapshots`, or older than `max_snapshot_age_days`,
     are removed (never the one just published).
+
+    Tables named in `parquet_only` are written as Parquet but not into customers.duckdb:
+    what the project's own tools read (lookups, explain, the review page), not SQL readers.
     """
     files = files or Documents()
     names = [f"{t}.parquet" for t in tables] + ["customers.duckdb", *sorted(files.folders)]
@@ -280,7 +284,7 @@ def publish(
         staging = snapshots / f".{run_id}.partial"
         staging.mkdir()
         try:
-            _write_snapshot(staging, tables, documents, files, descriptions or {})
+            _write_snapshot(staging, tables, documents, files, descriptions or {}, parquet_only)
             _fsync_dir(staging)
             _pause("staged")
             os.replace(staging, final)
@@ -350,6 +354,7 @@ def _write_snapshot(
     documents: dict[str, dict],
     files: Documents,
     descriptions: dict[str, dict[str, str]],
+    parquet_only: frozenset[str] = frozenset(),
 ) -> None:
     for name, frame in tables.items():
         frame.write_parquet(
@@ -363,7 +368,7 @@ def _write_snapshot(
         str(folder / "customers.duckdb"), config={"preserve_insertion_order": False}
     )
     try:
-        for name in tables:
+        for name in (t for t in tables if t not in parquet_only):
             # The path is a bound parameter and the name a quoted identifier: neither is
             # ever spliced into SQL as text.
             con.execute(

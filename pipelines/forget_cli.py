@@ -79,18 +79,7 @@ def run_command(args: argparse.Namespace) -> int:
     for erasure in outcome.finished:
         print(
             json.dumps(
-                {
-                    "erasure": erasure.erasure_id,
-                    "golden_ids": erasure.golden_ids,
-                    "records": len(erasure.records),
-                    "input_rows": len(erasure.rows),
-                    "files_changed": len(erasure.files_changed),
-                    # pages that held the person's values, replaced by a "removed" page; the
-                    # next run writes them again
-                    "pages_replaced": erasure.pages_replaced,
-                    "suppression_entries": erasure.suppression_entries,
-                    **erasure.outside,
-                },
+                {"erasure": erasure.erasure_id, **erasure.figures(), **erasure.outside},
                 indent=2,
             )
         )

@@ -32,7 +32,7 @@ from whiteglove.config import ValidityConfig
 from whiteglove.forget import PAUSE_VARIABLE, ForgetError, ForgetRequest, forget
 from whiteglove.layout import PROJECT_ROOT, OutputLayout
 from whiteglove.publish import publish
-from whiteglove.schema import DNI_LETTERS
+from whiteglove.schema import DNI_LETTERS, IDENTITY_FIELDS
 from whiteglove.suppression import SUPPRESSION_REASON, SuppressionList, standardized_value
 
 PEOPLE, SEED = 150, 11
@@ -184,17 +184,8 @@ def _person_records(out: Path) -> pl.DataFrame:
 
 def _standardized_values(out: Path) -> list[str]:
     """The person's values as the run standardized them."""
-    columns = [
-        "first_name",
-        "last_name",
-        "full_name",
-        "email",
-        "phone",
-        "date_of_birth",
-        "address_line",
-        "city",
-        "national_id",
-    ]
+    # the identity fields that name this person alone (not postcode, region or country)
+    columns = [f for f in IDENTITY_FIELDS if f not in ("postcode", "region", "country")]
     mine = _person_records(out).select(columns)
     return sorted({str(v) for c in columns for v in mine[c].drop_nulls().to_list()})
 

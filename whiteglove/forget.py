@@ -227,6 +227,20 @@ class Erasure:
     def as_json(self) -> dict:
         return dict(self.__dict__)
 
+    def figures(self) -> dict:
+        """What the erasure found and changed, in counts and ids (the command's report and
+        the audit log both say it)."""
+        return {
+            "golden_ids": self.golden_ids,
+            "records": len(self.records),
+            "input_rows": len(self.rows),
+            "files_changed": len(self.files_changed),
+            # pages that held the person's values, replaced by a "removed" page; the next run
+            # writes them again
+            "pages_replaced": self.pages_replaced,
+            "suppression_entries": self.suppression_entries,
+        }
+
     @classmethod
     def from_json(cls, data: dict) -> Erasure:
         return cls(**data)
@@ -1026,12 +1040,7 @@ def _log(layout: OutputLayout, erasure: Erasure) -> None:
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "by": erasure.by,
         "identifiers": erasure.kinds,
-        "golden_ids": erasure.golden_ids,
-        "records": len(erasure.records),
-        "input_rows": len(erasure.rows),
-        "files_changed": len(erasure.files_changed),
-        "pages_replaced": erasure.pages_replaced,
-        "suppression_entries": erasure.suppression_entries,
+        **erasure.figures(),
         "outside": erasure.outside,
     }
     text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in [*entries, entry])

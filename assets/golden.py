@@ -15,15 +15,19 @@ from dagster import (
 
 from assets.checks import validated_asset, validated_outputs
 from assets.metadata import table_metadata
-from assets.resources import PreviousPublicationResource, RunSettings
+from assets.resources import INCREMENTAL_TAG, PreviousPublicationResource, RunSettings
+from whiteglove.changes import HISTORY_COLUMNS
 from whiteglove.columns import (
     CUSTOMER_XREF_DESCRIPTIONS,
     GOLDEN_LINEAGE_DESCRIPTIONS,
     golden_column_descriptions,
     published_golden_schema,
 )
-from whiteglove.golden import describe_rules, survive
+from whiteglove.config import SourcesConfig
+from whiteglove.golden import describe_rules
+from whiteglove.golden_delta import PreviousGolden, survive_changed, survivorship_key
 from whiteglove.golden_ids import assign_golden_ids, crosswalk, orphan_counts
+from whiteglove.incremental import code_version
 from whiteglove.schema import record_key
 from whiteglove.validation import Suite
 
@@ -113,6 +117,7 @@ def golden_customers_asset(suite: Suite) -> AssetsDefinition:
     def golden_customers(
         context: AssetExecutionContext,
         settings: RunSettings,
+        previous_publication: PreviousPublicationResource,
         customer_records: pl.DataFrame,
         customer_xref: pl.DataFrame,
     ):
@@ -124,7 +129,19 @@ def golden_customers_asset(suite: Suite) -> AssetsDefinition:
         records = customer_records.join(
             customer_xref.select("record_key", "golden_id"), on="record_key", maintain_order="left"
         )
-        golden, lineage = survive(records, attributes, config.golden, config.sources)
+        # an incremental run computes only the customers whose records changed
+        incremental = context.run.tags.get(INCREMENTAL_TAG) == "true"
+        previous = previous_golden(previous_publication) if incremental else None
+        survived = survive_changed(
+            records, attributes, config.golden, config.sources, current_key(config), previous
+        )
+        golden, lineage = survived.golden, survived.lineage
+        if incremental:
+            context.log.info(
+                f"survivorship: {survived.recomputed} customers computed, {survived.carried} "
+                "carried from the previous publication"
+                + (f" (all computed: {survived.why_all})" if survived.why_all else "")
+            )
         rules = describe_rules(config.golden, attributes)
         filled = {c: golden.height - golden[c].null_count() for c in rules}
         reveal = settings.reveal_personal_data
@@ -145,6 +162,8 @@ def golden_customers_asset(suite: Suite) -> AssetsDefinition:
             # as published: with the history columns publication adds (golden_changes)
             schema=published_golden_schema(golden.schema),
             descriptions=golden_column_descriptions(config),
+            customers_computed=survived.recomputed,
+            customers_carried=survived.carried,
             survivorship=MetadataValue.md(
                 "| column | rule | customers with a value |\n|---|---|---|\n"
                 + "\n".join(f"| {c} | {r} | {filled[c]} |" for c, r in rules.items())
@@ -161,3 +180,27 @@ def golden_customers_asset(suite: Suite) -> AssetsDefinition:
         )
 
     return golden_customers
+
+
+def current_key(config: SourcesConfig) -> str:
+    """The survivorship key of this code under `config` (whiteglove/golden_delta.py)."""
+    return survivorship_key(config, code_version(("whiteglove.golden", "whiteglove.golden_delta")))
+
+
+def previous_golden(previous: PreviousPublicationResource) -> PreviousGolden | None:
+    """What survivorship may carry from the previous publication (None: nothing usable)."""
+    summary = previous.document("run_summary.json")
+    key = (summary or {}).get("golden", {}).get("survivorship_key")
+    tables = {
+        name: previous.table(name)
+        for name in ("customer_records", "customer_xref", "golden_customers", "golden_lineage")
+    }
+    if not isinstance(key, str) or any(t is None for t in tables.values()):
+        return None
+    return PreviousGolden(
+        key=key,
+        records=tables["customer_records"],
+        xref=tables["customer_xref"].select("source", "source_record_id", "golden_id"),
+        golden=tables["golden_customers"].drop(HISTORY_COLUMNS, strict=False),
+        lineage=tables["golden_lineage"],
+    )

@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from assets.changes import run_snapshot, run_timestamp
+from assets.golden import current_key
 from assets.report import in_report_order, validation_ins
 from assets.resources import INPUTS_TAG, PreviousPublicationResource, RunSettings
 from whiteglove.changes import change_counts, with_history
@@ -95,6 +96,8 @@ def published_outputs_asset(sources: list[SourceConfig]) -> AssetsDefinition:
         # incremental run then rebuilds what changed rather than trusting nothing did
         summary["inputs_fingerprint"] = context.run.tags.get(INPUTS_TAG)
         summary["contract"] = golden_contract["decision"]
+        # what the next incremental run's survivorship compares with (assets/golden.py)
+        summary["golden"]["survivorship_key"] = current_key(settings.config)
         summary["linkage"]["review_queue_pairs"] = review_queue.height
         if steward_decisions.get("entries"):
             summary["decisions"] = {

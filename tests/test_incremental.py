@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance
+from polars.testing import assert_frame_equal
 
 from assets.resources import INCREMENTAL_TAG, REUSED_TAG
 from pipelines.build import BUILD_JOB, build_definitions
@@ -14,8 +15,10 @@ from pipelines.cli import main
 from pipelines.incremental import incremental_selection
 from pipelines.runner import RunOutcome, run_pipeline
 from tests.conftest import make_sample
+from whiteglove.changes import HISTORY_COLUMNS
 from whiteglove.config import LinkageConfig, load_sources
 from whiteglove.evaluation import pairwise_scores
+from whiteglove.golden import survive
 from whiteglove.incremental import (
     code_version,
     is_reusable,
@@ -98,6 +101,8 @@ def runs(sample: Path, tmp_path_factory):
         second = run(sample, out, instance, incremental=True)
         event = instance.get_latest_materialization_event(AssetKey("match_pairs"))
         linkage = event.asset_materialization.metadata
+        event = instance.get_latest_materialization_event(AssetKey("golden_customers"))
+        golden = event.asset_materialization.metadata
     return {
         "out": out,
         "first": first,
@@ -106,6 +111,7 @@ def runs(sample: Path, tmp_path_factory):
         "after": xref(out),
         "model_before": model_before,
         "linkage": {k: v.value for k, v in linkage.items()},
+        "golden": {k: v.value for k, v in golden.items()},
         "edited": [str(e) for e in edited],
     }
 
@@ -136,6 +142,36 @@ def test_untouched_customers_keep_their_golden_ids(runs):
     assert (untouched["golden_id"] == untouched["golden_id_after"]).all()
     kept = runs["before"].join(runs["after"], on=[*KEYS, "golden_id"]).height
     assert kept >= 0.99 * runs["before"].height
+
+
+def test_survivorship_computes_only_the_customers_whose_records_changed(runs, sample):
+    """The published golden table is what survivorship of every record gives, though only
+    the customers with a new, changed or moved record were computed."""
+    out, config = runs["out"], load_sources(sample)
+    records = pl.read_parquet(out / "customer_records.parquet").join(
+        xref(out), on=["source", "source_record_id"]
+    )
+    attributes = list(dict.fromkeys(a for s in config.sources for a in s.attributes))
+    golden, lineage = survive(records, attributes, config.golden, config.sources)
+    # carried customers first, then the computed ones (whiteglove/golden_delta.py)
+    published = pl.read_parquet(out / "golden_customers.parquet").drop(HISTORY_COLUMNS)
+    assert_frame_equal(published.sort("golden_id", maintain_order=True), golden)
+    published_lineage = pl.read_parquet(out / "golden_lineage.parquet")
+    assert_frame_equal(published_lineage.sort("golden_id", maintain_order=True), lineage)
+
+    before, after = runs["before"], runs["after"]
+    moved = after.join(before, on=KEYS, how="left", suffix="_before").filter(
+        pl.col("golden_id_before").ne_missing(pl.col("golden_id"))
+        | pl.col("source_record_id").is_in(runs["edited"])
+    )
+    touched = set(moved["golden_id"]) | set(
+        after.join(moved.select(pl.col("golden_id_before").alias("golden_id")), on="golden_id")[
+            "golden_id"
+        ]
+    )
+    computed, carried = runs["golden"]["customers_computed"], runs["golden"]["customers_carried"]
+    assert computed + carried == golden.height
+    assert len(touched) <= computed < 0.25 * golden.height
 
 
 def test_every_row_is_accounted_for_after_an_incremental_run(runs):

@@ -185,6 +185,13 @@ def splink_rules(
 
     blocking = [block_on(*r.columns) for r in rules]
     if only_changed:
-        # only pairs with a new or changed record: the others keep the scores they were given
-        blocking = [And(b, CustomRule("l.changed_record or r.changed_record")) for b in blocking]
+        # only pairs with a new or changed record: the others keep the scores they were given.
+        # Said as two rules whose conditions each hold on one side alone, so that the database
+        # filters that side before joining: "l or r changed" joined every record with every
+        # other first (7 s of a 1% delta at a million records).
+        blocking = [
+            And(b, CustomRule(side))
+            for b in blocking
+            for side in ("l.changed_record", "r.changed_record and not l.changed_record")
+        ]
     return blocking

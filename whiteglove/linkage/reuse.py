@@ -72,13 +72,16 @@ def reusable(
         return None
     changed = changed_records(hashes, previous.records)
     log.info("incremental linkage: %d of %d records new or changed", changed.sum(), len(hashes))
-    kept = hashes.filter(~changed)["unique_id"]
+    # the few records whose old pairs no longer hold: changed, or gone since
+    dropped = previous.records.join(
+        hashes.filter(~changed), on=["unique_id", "record_hash"], how="anti"
+    )["unique_id"]
     return Reuse(
         previous.model,
         previous.match_threshold,
         changed,
-        _between(previous.pairs, kept),
-        _between(previous.review, kept),
+        _without(previous.pairs, dropped),
+        _without(previous.review, dropped),
     )
 
 
@@ -112,6 +115,7 @@ def changed_records(current: pl.DataFrame, previous: pl.DataFrame) -> pl.Series:
     ).alias("changed")
 
 
-def _between(pairs: pl.DataFrame, kept: pl.Series) -> pl.DataFrame:
-    """The pairs whose two records are both in `kept`."""
-    return pairs.filter(pl.col("unique_id_l").is_in(kept) & pl.col("unique_id_r").is_in(kept))
+def _without(pairs: pl.DataFrame, dropped: pl.Series) -> pl.DataFrame:
+    """The pairs with neither record in `dropped`."""
+    gone = dropped.implode()
+    return pairs.filter(~pl.col("unique_id_l").is_in(gone) & ~pl.col("unique_id_r").is_in(gone))

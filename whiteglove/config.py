@@ -187,8 +187,9 @@ class SourceConfig(_Strict):
     fields: dict[str, FieldSpec]
     attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
     # Survivorship (trusted_recent): how many days older than a customer's newest value this
-    # source's values may be before they lose (default: golden.max_age_days), and the field
-    # or attribute that dates a record when the source has no updated_at.
+    # source's values may be before they lose (default: golden.max_age_days); and, for
+    # trusted_recent and recent_agreement, the field or attribute that dates a record when the
+    # source has no updated_at.
     max_age_days: int | None = Field(default=None, ge=0)
     dated_by: str | None = Field(default=None, min_length=1)
     # This source's own validity rules, over the file's `validity:` (only what it names).

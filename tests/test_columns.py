@@ -44,7 +44,7 @@ def test_every_published_column_is_described(fresh_run):
     # attributes name their source columns and their survivorship rule
     assert "support.opened_at" in described["last_contact"]
     assert "Survivorship: max from support" in described["last_contact"]
-    assert "crm.Email" in described["email"] and "trusted_recent" in described["email"]
+    assert "crm.Email" in described["email"] and "recent_agreement" in described["email"]
     for name, descriptions in [
         ("customer_xref", CUSTOMER_XREF_DESCRIPTIONS),
         ("golden_lineage", GOLDEN_LINEAGE_DESCRIPTIONS),

@@ -111,3 +111,34 @@ def test_the_command_line_prints_text_or_json(published, capsys):
     assert main(["explain", "--out", out, "crm:NOPE", b]) == 2
     assert "not in this publication" in capsys.readouterr().err
     assert main(["explain", "--out", str(Path(out) / "missing"), a, b]) == 2
+
+
+def test_a_golden_customer_shows_each_value_with_its_source_agreement_age_and_runner_up(
+    published, capsys
+):
+    run = published
+    lineage = pl.read_parquet(run.layout.latest / "golden_lineage.parquet")
+    unsure = lineage.filter((pl.col("field") == "email") & pl.col("low_confidence"))
+    row = unsure.sort("golden_id").row(0, named=True)
+    answer = explain_golden(run, row["golden_id"])
+    values = {v["field"]: v for v in answer["values"]}
+    assert set(values) == set(lineage.filter(pl.col("golden_id") == row["golden_id"])["field"])
+    email = values["email"]
+    assert email["record"] == row["record_key"] and email["rule"] == row["rule"]
+    assert email["agreeing_sources"] == row["agreeing_sources"] >= 1
+    assert email["dated"] == row["value_dated_at"].date().isoformat()
+    assert email["age_days"] >= 0 and email["low_confidence"] is True
+    # personal values masked as the records beside them are: first letter and domain
+    assert email["value"] != row["value"] and email["value"].endswith(row["value"].split("@")[1])
+    assert email["runner_up"] != row["runner_up"] and email["runner_up"].startswith(
+        row["runner_up"][0] + "***@"
+    )
+    # computed values carry no confidence
+    assert values["last_updated_at"]["agreeing_sources"] is None
+    assert main(["explain", "--out", str(run.layout.root), "--golden-id", row["golden_id"]]) == 0
+    text = capsys.readouterr().out
+    (line,) = [t for t in text.splitlines() if t.startswith("  email = ")]
+    assert f"{email['agreeing_sources']} source(s) agree" in line
+    assert f"dated {email['dated']}" in line and f"runner-up {email['runner_up']}" in line
+    assert line.endswith("[LOW CONFIDENCE]")
+    assert row["value"] not in text and row["runner_up"] not in text

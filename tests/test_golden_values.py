@@ -41,6 +41,9 @@ def chosen(frame: pl.DataFrame, rule: str, **golden) -> dict:
         ("trusted_recent", {}, "new@x.es", "old@x.es"),
         # within a max age of two years, trust decides
         ("trusted_recent", {"max_age_days": 730}, "old@x.es", "new@x.es"),
+        # one vote each, the old one halved per year it lags: trust does not revive it
+        ("recent_agreement", {}, "new@x.es", "old@x.es"),
+        ("recent_agreement", {"half_life_days": 5000}, "new@x.es", "old@x.es"),
         # one source each: the tie goes to the most trusted
         ("agreement", {}, "old@x.es", "new@x.es"),
         ("source_priority", {}, "old@x.es", "new@x.es"),
@@ -77,6 +80,62 @@ def test_trusted_recent_counts_agreement_only_among_fresh_values():
     row = chosen(frame, "trusted_recent")
     assert (row["value"], row["agreeing_sources"], row["runner_up"]) == ("new@x.es", 1, "old@x.es")
     assert row["low_confidence"] is True  # two sources still hold the runner-up
+
+
+def test_recent_agreement_several_recent_sources_outvote_one_newer_ticket():
+    # crm and billing confirmed the old value 152 days before a support ticket noted a new one
+    frame = records(
+        {"source": "crm", "id": "c", "updated_at": datetime(2024, 1, 1), "email": "old@x.es"},
+        {"source": "billing", "id": "b", "updated_at": datetime(2024, 1, 1), "email": "old@x.es"},
+        {"source": "support", "id": "s", "updated_at": NEW, "email": "new@x.es"},
+    )
+    row = chosen(frame, "recent_agreement")
+    # two votes of 0.75 (152 days at a half-life of 365) against one of 1
+    assert (row["value"], row["source"], row["agreeing_sources"]) == ("old@x.es", "crm", 2)
+    assert (row["value_dated_at"], row["runner_up"], row["low_confidence"]) == (
+        datetime(2024, 1, 1),
+        "new@x.es",
+        False,
+    )
+    # confirmed long ago, the same two sources fade below the one fresh record
+    row = chosen(frame, "recent_agreement", half_life_days=60)
+    assert (row["value"], row["source"], row["agreeing_sources"]) == ("new@x.es", "support", 1)
+    assert (row["value_dated_at"], row["runner_up"]) == (NEW, "old@x.es")
+    assert row["low_confidence"] is True  # two sources still hold the runner-up
+
+
+def test_recent_agreement_counts_a_source_once_and_leaves_exact_ties_to_trust():
+    # support repeats its value on three tickets, as fresh as the crm record: one vote each
+    frame = records(
+        {"source": "crm", "id": "c", "updated_at": NEW, "email": "crm@x.es"},
+        *[
+            {"source": "support", "id": f"s{i}", "updated_at": NEW, "email": "ticket@x.es"}
+            for i in range(3)
+        ],
+    )
+    row = chosen(frame, "recent_agreement")
+    assert (row["value"], row["agreeing_sources"], row["runner_up"]) == (
+        "crm@x.es",
+        1,
+        "ticket@x.es",
+    )
+    assert row["low_confidence"] is True
+
+
+def test_recent_agreement_an_undated_value_counts_nothing_beside_dated_ones():
+    frame = conflict().with_columns(
+        pl.when(pl.col("source") == "crm").then(None).otherwise("updated_at").alias("updated_at")
+    )
+    row = chosen(frame, "recent_agreement")
+    assert (row["value"], row["value_dated_at"], row["runner_up"]) == ("new@x.es", NEW, "old@x.es")
+    # nothing dated: one full vote each, and trust breaks the tie
+    row = chosen(frame.with_columns(pl.lit(None).alias("updated_at")), "recent_agreement")
+    assert (row["value"], row["value_dated_at"], row["runner_up"]) == ("old@x.es", None, "new@x.es")
+
+
+def test_the_half_life_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="half_life_days"):
+        GoldenConfig.model_validate({"half_life_days": 0})
 
 
 def test_a_source_max_age_and_dated_by(tmp_path):

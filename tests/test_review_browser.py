@@ -46,6 +46,35 @@ def ids_of(out: Path) -> dict[str, str]:
     )
 
 
+def test_the_customer_page_shows_how_sure_each_golden_value_is(published, server, tmp_path):
+    root, _, _ = published
+    url, _ = server
+    lineage = pl.read_parquet(root / "out" / "golden_lineage.parquet")
+    row = (
+        lineage.filter((pl.col("field") == "email") & pl.col("low_confidence"))
+        .sort("golden_id")
+        .row(0, named=True)
+    )
+    values = lineage.filter(pl.col("golden_id") == row["golden_id"])
+    with chromium(tmp_path / "profile") as browser:
+        page = browser.new_page()
+        page.goto(url + "/customer?" + urlencode({"id": row["golden_id"]}))
+        table = page.locator("#values")
+        assert table.is_visible()
+        assert table.locator("tr").count() == values.height + 1  # a row per value, and a head
+        cells = table.locator("tr.low", has_text="email").first.locator("td").all_inner_texts()
+        field, shown, record, rule, agree, dated, age, runner_up, sure = cells
+        assert (field, record, rule) == ("email", row["record_key"], row["rule"])
+        assert (agree, dated) == (str(row["agreeing_sources"]), str(row["value_dated_at"].date()))
+        assert int(age) >= 0 and sure.startswith("low")
+        # masked as the records table masks emails: first letter and domain
+        assert shown == row["value"][0] + "***@" + row["value"].split("@")[1]
+        assert runner_up == row["runner_up"][0] + "***@" + row["runner_up"].split("@")[1]
+        content = page.content()
+        assert row["value"] not in content and row["runner_up"] not in content
+        page.screenshot(path=str(tmp_path / "customer-values.png"), full_page=True)
+
+
 def test_a_steward_decides_through_the_page_and_the_next_runs_honour_it(
     published, server, tmp_path
 ):

@@ -261,7 +261,15 @@ def test_latest_takes_the_value_of_the_latest_record_by_the_named_clock():
 
 # --------------------------------------------------------------------------- invariants
 @pytest.mark.parametrize(
-    "rule", ["source_priority", "most_recent", "most_frequent", "most_complete", "longest"]
+    "rule",
+    [
+        "source_priority",
+        "most_recent",
+        "most_frequent",
+        "most_complete",
+        "longest",
+        "recent_agreement",
+    ],
 )
 @pytest.mark.parametrize("empty", [None, "", "  "])
 def test_nulls_and_blanks_never_win(rule, empty):
@@ -302,6 +310,7 @@ def test_ties_are_broken_the_same_way_whatever_the_input_order():
                 "golden_id": f"G{i % 3}",
                 "updated_at": day(1 + i % 2),
                 "email": f"{i % 2}@x.es",
+                "postcode": f"2800{i % 2}",
                 "first_name": ["Ana", "Eva", "Pilar"][i % 3],
                 "ticket_status": "open",
             }
@@ -313,6 +322,7 @@ def test_ties_are_broken_the_same_way_whatever_the_input_order():
         "email": "most_frequent",
         "first_name": "longest",
         "phone": "most_recent",
+        "postcode": "recent_agreement",  # fractional votes: summed in any order, same ties
         "open": {"rule": "count", "where": {"ticket_status": "open"}},
     }
     expected = run(frame, fields)
@@ -474,9 +484,10 @@ def test_a_valid_golden_section_loads(tmp_path):
 def test_no_golden_section_means_each_fields_default(tmp_path):
     golden = load_sources(write_sources(tmp_path, {})).golden
     assert golden.default == "by_field"
-    # contact details: recency-weighted trust; identity facts: agreement; the rest: trust
+    # contact details: agreement weighted by freshness; identity facts: agreement; the rest:
+    # trust
     assert [golden.rule_for(f).rule for f in ("email", "phone", "postcode")] == [
-        "trusted_recent"
+        "recent_agreement"
     ] * 3
     assert golden.rule_for("date_of_birth").rule == "agreement"
     assert golden.rule_for("first_name").rule == "source_priority"

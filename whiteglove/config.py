@@ -187,8 +187,9 @@ class SourceConfig(_Strict):
     fields: dict[str, FieldSpec]
     attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
     # Survivorship (trusted_recent): how many days older than a customer's newest value this
-    # source's values may be before they lose (default: golden.max_age_days), and the field
-    # or attribute that dates a record when the source has no updated_at.
+    # source's values may be before they lose (default: golden.max_age_days); and, for
+    # trusted_recent and recent_agreement, the field or attribute that dates a record when the
+    # source has no updated_at.
     max_age_days: int | None = Field(default=None, ge=0)
     dated_by: str | None = Field(default=None, min_length=1)
     # This source's own validity rules, over the file's `validity:` (only what it names).
@@ -433,12 +434,14 @@ PickRule = Literal[
     "longest",
     "trusted_recent",
     "agreement",
+    "recent_agreement",
 ]
 # `default: by_field`: each field's own default (FIELD_DEFAULT_RULES below).
 DefaultRule = PickRule | Literal["by_field"]
 RuleName = Literal[
     "trusted_recent",
     "agreement",
+    "recent_agreement",
     "source_priority",
     "most_recent",
     "most_frequent",
@@ -450,17 +453,22 @@ RuleName = Literal[
     "min",
     "latest",
 ]
-# `default: by_field`: contact details change, so the freshest value of a trusted source wins
-# (trusted_recent); identity facts do not, so the value most sources agree on wins (agreement);
-# profile attributes keep the most trusted source. Chosen by golden-value accuracy on
-# generated samples (benchmarks/accuracy.py, README "Survivorship").
+# `default: by_field`: contact details change, so a value wins by fresh agreement
+# (recent_agreement): every source holding it votes once, a vote halving for every
+# golden.half_life_days its record lags the customer's newest, so several sources seen lately
+# outvote one newer record (a ticket noting an old address), while a value nobody has
+# confirmed for years fades; trust only breaks ties, since one stale record of a trusted
+# source is no evidence the customer has not moved on. Identity facts do not change, so the
+# value most sources agree on wins (agreement); profile attributes keep the most trusted
+# source. Measured on generated samples the rules were not chosen on (benchmarks/RESULTS.md
+# "Golden-value accuracy", README "Survivorship").
 FIELD_DEFAULT_RULES: dict[str, str] = {
-    "email": "trusted_recent",
-    "phone": "trusted_recent",
-    "address_line": "trusted_recent",
-    "city": "trusted_recent",
-    "postcode": "trusted_recent",
-    "region": "trusted_recent",
+    "email": "recent_agreement",
+    "phone": "recent_agreement",
+    "address_line": "recent_agreement",
+    "city": "recent_agreement",
+    "postcode": "recent_agreement",
+    "region": "recent_agreement",
     "date_of_birth": "agreement",
     "national_id": "agreement",
 }
@@ -527,6 +535,9 @@ class GoldenConfig(_Strict):
     # trusted_recent: how many days older than the customer's newest value for the column a
     # value may be before it loses to fresher ones; a source's own `max_age_days` wins.
     max_age_days: int = Field(default=180, ge=0)
+    # recent_agreement: the age, in days behind the customer's newest value for the column, at
+    # which a source's vote for a value counts half (a quarter at twice that, and so on).
+    half_life_days: float = Field(default=365, gt=0)
 
     @field_validator("fields", mode="before")
     @classmethod

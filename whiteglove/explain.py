@@ -30,6 +30,7 @@ import yaml
 from whiteglove.clustering import Profile, customer_profiles, joined_conflicts
 from whiteglove.config import LinkageConfig
 from whiteglove.decisions import Decision, Resolved
+from whiteglove.golden_confidence import golden_values, values_text
 from whiteglove.layout import OutputLayout
 from whiteglove.masking import mask_frame
 from whiteglove.plain_words import prior_words, step_words
@@ -125,6 +126,10 @@ class PublishedRun:
     @cached_property
     def pairs(self) -> pl.DataFrame:
         return pl.read_parquet(self.path("match_pairs.parquet"))
+
+    @cached_property
+    def lineage(self) -> pl.DataFrame:
+        return pl.read_parquet(self.path("golden_lineage.parquet"))
 
     @cached_property
     def changes(self) -> pl.DataFrame:
@@ -310,7 +315,8 @@ def _link_entry(link: Link, falls: dict) -> dict:
 
 
 def explain_golden(run: PublishedRun, golden_id: str) -> dict:
-    """A golden customer: its records, the links that hold each there, and what changed."""
+    """A golden customer: its records, its values and how sure each is
+    (whiteglove/golden_confidence.py), the links that hold each record there, what changed."""
     keys = run.members(golden_id)
     change = _change(run, golden_id)
     if not keys and change is None:
@@ -321,6 +327,7 @@ def explain_golden(run: PublishedRun, golden_id: str) -> dict:
         "kind": "golden",
         "golden_id": golden_id,
         "records": run.shown(keys),
+        "values": golden_values(run, golden_id),
         "links": [_link_entry(link, falls) for link in tree],
         "decisions": [d.describe() for d in _decisions_about(run, set(keys))],
         "change": change,
@@ -552,6 +559,9 @@ def as_text(answer: dict) -> str:
     for key, fields in answer["records"].items():
         shown = ", ".join(f"{f}={v}" for f, v in fields.items() if v not in (None, ""))
         lines.append(f"  {key}: {shown}")
+    if answer.get("values"):
+        lines.append("golden values (source, agreeing sources, age, runner-up):")
+        lines += values_text(answer["values"])
     if answer.get("decisions"):
         lines.append("steward decisions:")
         lines += [f"  {d}" for d in answer["decisions"]]

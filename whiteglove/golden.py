@@ -5,7 +5,7 @@ The `golden:` section of the sources file names a rule per column; every other i
 and attribute uses the section's `default` (source_priority unless set).
 
 The default (`by_field`) gives each field its own rule (whiteglove/config.py
-FIELD_DEFAULT_RULES): contact details trusted_recent, date_of_birth and national_id
+FIELD_DEFAULT_RULES): contact details recent_agreement, date_of_birth and national_id
 agreement, everything else source_priority.
 
 Pick rules keep the value of one record:
@@ -15,6 +15,10 @@ Pick rules keep the value of one record:
                    most sources agree on, then the most trusted source, then the most recent
   agreement        the value the most distinct sources agree on (a source's repeated records
                    count once), then the most trusted source, then the most recent
+  recent_agreement the value with the most fresh votes: each source holding it votes once, with
+                   its freshest record of it, and a vote halves for every half_life_days that
+                   record lags the customer's newest dated value for the column (an undated
+                   vote counts nothing while any is dated); ties: most trusted, most recent
   source_priority  the most trusted source that has a value; with `sources`, their order
   most_recent      the most recently updated record that has a value
   most_frequent    the value most records agree on
@@ -70,6 +74,7 @@ _INCOMPLETE = "__incomplete"  # identity fields a record lacks
 _DATED = "__dated"  # when the record's values were last known true: updated_at or dated_by
 _MAX_AGE = "__max_age"  # days a record's values may lag the customer's newest before they lose
 _BIT = "__bit"  # one bit per source
+_HALF_LIFE = "__half_life"  # recent_agreement: days after which a source's vote counts half
 PICK_RULES = frozenset(get_args(PickRule))
 # Lineage columns that say how sure a pick rule is of its value (null for aggregates).
 CONFIDENCE_COLUMNS = ["agreeing_sources", "value_dated_at", "runner_up", "low_confidence"]
@@ -140,6 +145,7 @@ def survive(
         source_bits.alias(_BIT),
         _dated(records, sources or []).alias(_DATED),
         _max_age(golden, sources or []).alias(_MAX_AGE),
+        pl.lit(golden.half_life_days, dtype=pl.Float64).alias(_HALF_LIFE),
     )
     frame = frame.with_columns(
         (_rank(pl.col("updated_at"), True, n) * stride + pl.col(_ROW)).alias(_RECENT),
@@ -153,6 +159,7 @@ def survive(
     frame = frame.with_columns(
         *[_staleness(p, frame.schema) for p in plans if p.rule.rule == "trusted_recent"]
     )
+    frame = _with_fresh_votes(frame, [p for p in plans if p.rule.rule == "recent_agreement"])
     frame = frame.with_columns(
         *[_key(p, frame.schema, n, stride).alias(f"__k{i}") for i, p in enumerate(plans)]
     )
@@ -409,6 +416,9 @@ def _key(plan: _Plan, schema: pl.Schema, n: int, stride: int) -> pl.Expr:
             key = (stale.cast(pl.Int64) * 64 + 63 - votes) * stride + row
         case "agreement":
             key = (63 - _votes(eligible, plan.read)) * stride + row
+        case "recent_agreement":
+            votes = pl.when(eligible).then(pl.col(_fresh_column(plan)))
+            key = _rank(votes, True, n) * stride + row
         case "source_priority" if rule.sources:
             order = pl.col("source").replace_strict(
                 rule.sources, list(range(len(rule.sources))), default=len(rule.sources)
@@ -455,6 +465,56 @@ def _staleness(plan: _Plan, schema: pl.Schema) -> pl.Expr:
         .otherwise((newest - dated).dt.total_days() > pl.col(_MAX_AGE))
         .alias(_stale_column(plan))
     )
+
+
+def _fresh_column(plan: _Plan) -> str:
+    return f"__fresh_{plan.name}"
+
+
+def _with_fresh_votes(frame: pl.DataFrame, plans: list[_Plan]) -> pl.DataFrame:
+    """For each recent_agreement column, per record: the fresh votes for its value (null when
+    it cannot supply one). Three stages, each a column of its own: a window inside another
+    window is evaluated group by group (see _staleness)."""
+    if not plans:
+        return frame
+    stages = [_fresh_vote, _source_vote, _value_votes]
+    for stage in stages:
+        frame = frame.with_columns(*[stage(p, frame.schema) for p in plans])
+    return frame
+
+
+def _fresh_vote(plan: _Plan, schema: pl.Schema) -> pl.Expr:
+    """Per record: 1 halved for every half-life its date lags the customer's newest dated
+    value for the column; 0 when undated while another is dated, 1 when none is dated."""
+    eligible = _in_scope(plan.rule) & _present(pl.col(plan.read), schema[plan.read])
+    dated = pl.col(_DATED)
+    newest = pl.when(eligible).then(dated).max().over("golden_id")
+    lag_days = (newest - dated).dt.total_seconds() / 86_400
+    vote = (
+        pl.when(newest.is_null())
+        .then(1.0)
+        .when(dated.is_null())
+        .then(0.0)
+        .otherwise(pl.lit(0.5).pow(lag_days / pl.col(_HALF_LIFE)))
+    )
+    return pl.when(eligible).then(vote).alias(_fresh_column(plan))
+
+
+def _source_vote(plan: _Plan, schema: pl.Schema) -> pl.Expr:
+    """Per record: its source's freshest vote for its value, shared evenly among the source's
+    records of that value, so a source votes once however often it repeats the value."""
+    vote = pl.col(_fresh_column(plan))
+    by_source = ["golden_id", plan.read, "source"]
+    share = vote.max().over(by_source) / vote.count().over(by_source)
+    return pl.when(vote.is_not_null()).then(share).alias(_fresh_column(plan))
+
+
+def _value_votes(plan: _Plan, schema: pl.Schema) -> pl.Expr:
+    """Per record: the votes for its value, summed over the sources holding it; rounded, so
+    the same records give the same sums (and ties) whatever their order."""
+    share = pl.col(_fresh_column(plan))
+    total = share.sum().over("golden_id", plan.read).round(9)
+    return pl.when(share.is_not_null()).then(total).alias(_fresh_column(plan))
 
 
 def _votes(eligible: pl.Expr, read: str) -> pl.Expr:

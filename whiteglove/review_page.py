@@ -10,7 +10,8 @@ the decisions file the run resolved (whiteglove/decisions.py), which the next ru
 - A pair: both records side by side, differences marked, the waterfall of its weight, why
   the run put them where it did; match, no match, merge the two customers, lock either, split
   either record out: one click each, with an optional note.
-- A customer: its records and the links that hold it, lock, split a record out.
+- A customer: its records, its golden values with how sure each is (source, agreeing sources,
+  age, runner-up, low confidence), the links that hold it, lock, split a record out.
 - Search by name, email, phone or id.
 
 Safety: bound to 127.0.0.1 only; every request must name this server in its Host header (a

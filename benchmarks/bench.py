@@ -1061,6 +1061,8 @@ def _delta_lines(delta: dict | None) -> list[str]:
         steps = ", ".join(f"{k} {v:.1f}" for k, v in slowest if k != "total")
         if r.get("unchanged"):
             steps = "found nothing changed: no step ran"
+        elif r.get("assets_materialized") is not None and name in DELTA_FULL_RUN:
+            steps = f"{r['assets_materialized']} assets rebuilt; {steps}"
         lines.append(
             f"| {label} | {wall} | {_num(r['cpu_seconds'], '.0f')} "
             f"| {_gib(r['peak_rss_bytes'])} | {_num((r.get('accuracy') or {}).get('f1'), '.4f')} "
@@ -1238,7 +1240,16 @@ def child_pipeline(sources: Path, out: Path, incremental: bool = False) -> int:
     if not outcome.success:
         print("\n".join(outcome.failures) or "run failed", file=sys.stderr)
         return 1
-    print(json.dumps({"unchanged": outcome.unchanged, "materialized": len(outcome.materialized)}))
+    # read defensively: the harness must still time a runner whose outcome lost these fields
+    rebuilt = getattr(outcome, "materialized", None)
+    print(
+        json.dumps(
+            {
+                "unchanged": bool(getattr(outcome, "unchanged", False)),
+                "materialized": None if rebuilt is None else len(rebuilt),
+            }
+        )
+    )
     return 0
 
 

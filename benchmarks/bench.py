@@ -673,10 +673,10 @@ def delta_figures(delta: dict) -> dict:
 
     full = runs.get("delta_full")
     return {
-        "delta_ratio": _ratio(runs.get("delta_incremental"), full, "wall_seconds"),
+        "delta_ratio": _ratio(runs.get("delta_incremental"), full, "wall_seconds", 4),
         "no_change_ratio": _ratio(runs.get("no_change_incremental"), full, "wall_seconds", 4),
         "deletion_ratio": _ratio(
-            runs.get("deletion_incremental"), runs.get("deletion_full"), "wall_seconds"
+            runs.get("deletion_incremental"), runs.get("deletion_full"), "wall_seconds", 4
         ),
         "delta_f1_gap": f1_gap("delta_incremental", "delta_full"),
         "deletion_f1_gap": f1_gap("deletion_incremental", "deletion_full"),
@@ -1066,7 +1066,7 @@ def _delta_lines(delta: dict | None) -> list[str]:
         lines.append(
             f"| {label} | {wall} | {_num(r['cpu_seconds'], '.0f')} "
             f"| {_gib(r['peak_rss_bytes'])} | {_num((r.get('accuracy') or {}).get('f1'), '.4f')} "
-            f"| {_num(ratio, '.3f')} | {steps or '—'} |"
+            f"| {_num(ratio, '.4g')} | {steps or '—'} |"
         )
     notes = []
     for key, when in (

@@ -28,14 +28,24 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# `make bench SIZES="100000 1000000" REPEAT=3`: sizes are total source records; the pipeline
-# and a plain Splink script each run in their own process (benchmarks/bench.py). The accuracy
-# part scores both on fake_1000, FEBRL4 and the bundled sample (benchmarks/accuracy.py).
-SIZES ?= 100000 1000000
+# `make bench`: at each of SIZES (total source records: 100k, 1M, 3M) the pipeline, a plain
+# Splink script and (up to 1M) its tutorial-style variant each run in their own process
+# (benchmarks/bench.py); at DELTA_SIZE a nightly delta (1% of the records appended to the
+# support export, then 1% deleted: `--incremental` runs against full runs on the same data);
+# at THREADS16_SIZE one run with 16 DuckDB threads. The accuracy part scores whiteglove and
+# plain Splink on fake_1000, FEBRL4 and the bundled sample (benchmarks/accuracy.py).
+# About 35-45 minutes on the 2-core machine (the 3M size about 10-15 of them, the delta about
+# 8). `make bench SIZES="100000 1000000" DELTA_SIZE= THREADS16_SIZE= REPEAT=3` is the
+# earlier, shorter bench; an empty DELTA_SIZE or THREADS16_SIZE leaves that part out.
+SIZES ?= 100000 1000000 3000000
 REPEAT ?= 1
+DELTA_SIZE ?= 1000000
+THREADS16_SIZE ?= 1000000
 .PHONY: bench
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench.py --sizes $(SIZES) --repeat $(REPEAT) \
+		$(if $(DELTA_SIZE),--delta-size $(DELTA_SIZE)) \
+		$(if $(THREADS16_SIZE),--threads16-size $(THREADS16_SIZE)) \
 		--results benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/accuracy.py --results benchmarks/RESULTS.md
 

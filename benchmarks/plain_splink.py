@@ -7,6 +7,10 @@ enough that the columns are comparable, train (random-sampling u, EM on two bloc
 cluster. No validation, quarantine, survivorship, reports or publication. The thresholds are
 whiteglove's defaults (pairs kept above 0.01, linked at 0.5) so both do the same linkage work.
 
+`--tutorial` trains and thresholds it the way Splink's tutorials do instead: u by random
+sampling of 5e6 pairs, EM on an identifier block (email) and on first name + surname, pairs
+kept above 0.5 and clustered at 0.5 (same loading, comparisons and prediction blocking).
+
 It deliberately imports nothing from whiteglove. It writes the clusters (unique_id =
 "<source>:<record id>", cluster_id) and prints one JSON line with the time of each phase;
 `benchmarks/bench.py` scores the clusters against the truth outside the timed run. Lines
@@ -29,6 +33,9 @@ U_MAX_PAIRS = 2e6
 PREDICT_THRESHOLD = 0.01
 CLUSTER_THRESHOLD = 0.5
 SEED = 42
+# Splink's tutorials: u from 5e6 random pairs, predict at 0.5
+TUTORIAL_U_MAX_PAIRS = 5e6
+TUTORIAL_PREDICT_THRESHOLD = 0.5
 
 
 def _phase(name: str) -> None:
@@ -172,8 +179,9 @@ def settings():
     )
 
 
-def run(exports: Path, out: Path) -> dict:
-    """Load, train, predict, cluster; write the clusters; return the time of each phase."""
+def run(exports: Path, out: Path, tutorial: bool = False) -> dict:
+    """Load, train, predict, cluster; write the clusters; return the time of each phase.
+    `tutorial`: train and predict as Splink's tutorials do (see the module's docstring)."""
     from splink import DuckDBAPI, Linker, block_on
 
     seconds: dict[str, float] = {}
@@ -194,17 +202,19 @@ def run(exports: Path, out: Path) -> dict:
     linker.training.estimate_probability_two_random_records_match(
         [block_on("email"), block_on("phone")], recall=0.7
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
-    # Two EM blocks that between them leave every comparison free to be estimated, both on
-    # identifiers that rarely join two people. The tutorials' block_on("first_name",
-    # "surname") was tried: at 1M records its 4.7M pairs are mostly namesakes, EM took 100 s
-    # and learnt that a similar e-mail user name means a match (one 48,000-record cluster).
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("email"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
+    if tutorial:
+        linker.training.estimate_u_using_random_sampling(max_pairs=TUTORIAL_U_MAX_PAIRS, seed=SEED)
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("email"))
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on("first_name", "surname")
+        )
+    else:
+        _train_lighter(linker)
     t = lap("train", t)
 
     _phase("predict")
-    predictions = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
+    threshold = TUTORIAL_PREDICT_THRESHOLD if tutorial else PREDICT_THRESHOLD
+    predictions = linker.inference.predict(threshold_match_probability=threshold)
     pairs = predictions.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0]
     t = lap("predict", t)
 
@@ -218,12 +228,27 @@ def run(exports: Path, out: Path) -> dict:
     return {"records": records.height, "pairs": pairs, "phase_seconds": seconds}
 
 
+def _train_lighter(linker) -> None:
+    from splink import block_on
+
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
+    # Two EM blocks that between them leave every comparison free to be estimated, both on
+    # identifiers that rarely join two people. The tutorials' block_on("first_name",
+    # "surname") was tried: at 1M records its 4.7M pairs are mostly namesakes, EM took 100 s
+    # and learnt that a similar e-mail user name means a match (one 48,000-record cluster).
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("email"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exports", type=Path, required=True, help="folder of the 4 exports")
     parser.add_argument("--out", type=Path, required=True, help="clusters Parquet to write")
+    parser.add_argument(
+        "--tutorial", action="store_true", help="train and threshold as Splink's tutorials do"
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.exports, args.out)), flush=True)
+    print(json.dumps(run(args.exports, args.out, args.tutorial)), flush=True)
     return 0
 
 

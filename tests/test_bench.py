@@ -42,7 +42,7 @@ def test_tiny_run_reports_every_figure(tiny_report):
     assert sum(dataset["records_by_source"].values()) == size["records"]
     assert dataset["largest_true_entity"] >= 2
 
-    for name in ("pipeline", "plain_splink"):
+    for name in ("pipeline", "plain_splink", "tutorial_splink"):
         part = size[name]
         assert part["ok"] and part["runs_ok"] == 1, part["error"]
         assert part["wall_seconds"] > 0
@@ -64,6 +64,12 @@ def test_tiny_run_reports_every_figure(tiny_report):
     )
 
     assert size["pipeline_to_plain_cpu_ratio"] > 0
+    assert size["pipeline_to_tutorial_ratio"] == pytest.approx(
+        size["pipeline"]["wall_seconds"] / size["tutorial_splink"]["wall_seconds"], rel=0.01
+    )
+    # the tutorial-style script keeps pairs above 0.5 only, the lighter one above 0.01
+    pairs = {n: size[n]["runs"][0]["match_pairs"] for n in ("tutorial_splink", "plain_splink")}
+    assert 0 < pairs["tutorial_splink"] < pairs["plain_splink"]
 
     steps = size["pipeline"]["step_seconds"]
     assert {"linkage", "golden_customers", "published_outputs"} <= set(steps)
@@ -125,7 +131,11 @@ def test_targets_at_one_million_records():
         peak_rss_bytes=5e9,
         accuracy={"f1": 0.96, "largest_cluster": 12},
     )
-    size.update(pipeline_to_plain_ratio=1.25, dataset={"largest_true_entity": 10})
+    size.update(
+        pipeline_to_plain_ratio=1.25,
+        pipeline_to_tutorial_ratio=1.05,
+        dataset={"largest_true_entity": 10},
+    )
     met = {t["target"]: t["met"] for t in bench.targets([size])}
     assert met == {
         "wall time < 120 s": True,
@@ -133,7 +143,12 @@ def test_targets_at_one_million_records():
         "pipeline <= 1.5x plain Splink": True,
         "pairwise F1 >= 0.97": False,
         "largest cluster <= largest true entity": False,
+        "pipeline <= 1.0x tutorial-style Splink": False,
     }
+    # the tutorial-style script not run (--tutorial-up-to below the size): no verdict
+    size["pipeline_to_tutorial_ratio"] = None
+    met = {t["target"]: t["met"] for t in bench.targets([size])}
+    assert met["pipeline <= 1.0x tutorial-style Splink"] is None
     assert bench.targets([_size(100_000, 20.0, 10.0)]) == []
 
 

@@ -82,15 +82,18 @@ def validated_outputs(
     stage: str,
     metadata: dict[str, Any],
     built_from: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> Generator[Output | AssetCheckResult]:
     """Yield `frame`, then its validation and check results.
 
     `built_from` is the fingerprint of the source files `frame` was built from, recorded in
-    the validation for incremental runs (whiteglove.incremental.is_reusable).
+    the validation for incremental runs (whiteglove.incremental.is_reusable), with `record`
+    (what extraction read: whiteglove/appended.py).
     """
     yield Output(frame, output_name=asset, metadata=metadata)
     checks, validation = validate_asset(context, asset, frame, suite, stage)
-    yield Output({**validation, "built_from": built_from}, output_name=validation_name(asset))
+    value = {**validation, **(record or {}), "built_from": built_from}
+    yield Output(value, output_name=validation_name(asset))
     yield from checks
 
 

@@ -49,17 +49,25 @@ def standardized_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefin
         raw: pl.DataFrame,
         raw_validation: dict,
     ):
+        from whiteglove.appended import standardize_appended
         from whiteglove.standardize import standardize_source
 
         config = settings.config
         this = config.source(source.name)
-        frame = standardize_source(
-            raw,
-            this,
-            config.defaults.country,
-            limits=config.limits,
-            validity=config.validity_for(this),
-        )
+        # rows appended to the raw table are standardized alone (whiteglove/appended.py)
+        appended = standardize_appended(raw, raw_validation, config, this, settings.layout)
+        if isinstance(appended, tuple):
+            frame, new_rows = appended
+            context.log.info(f"{source.name}: standardized the {new_rows} appended row(s)")
+        else:
+            frame = standardize_source(
+                raw,
+                this,
+                config.defaults.country,
+                limits=config.limits,
+                validity=config.validity_for(this),
+            )
+            new_rows = frame.height
         nulled = invalid_value_counts(frame)
         rejects = frame.filter(pl.col("_reasons").list.len() > 0).height
         context.log.info(
@@ -71,6 +79,7 @@ def standardized_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefin
             reveal_personal_data=settings.reveal_personal_data,
             rejected_rows=rejects,
             invalid_values=MetadataValue.json(nulled),
+            rows_standardized=new_rows,
         )
         # what the raw table was built from carries on only if it passed its ERROR checks
         built_from = raw_validation["built_from"] if raw_validation["success"] else None

@@ -12,10 +12,13 @@ source, the file and the problem.
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,26 +45,96 @@ class ExtractError(RuntimeError):
         self.source, self.file, self.problem = source, file, problem
 
 
+@dataclass(frozen=True)
+class FileRead:
+    """What extraction read of one file: enough for a later run to tell whether the file only
+    grew since (whiteglove/appended.py), without keeping the file."""
+
+    path: str
+    size: int
+    sha256: str
+    # the row number the file's rows reached: CSV records, JSON-lines lines, Parquet rows
+    last_row: int
+    # the content ends at a line break with no quoted field left open, so lines appended
+    # later are read as they would be in the whole file (never for Parquet)
+    ends_clean: bool
+    # each column's type as read from this file alone (JSON-lines types follow every value)
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, value: object) -> FileRead | None:
+        """The record a validation holds (None: not one this code writes)."""
+        try:
+            read = cls(**value)  # type: ignore[arg-type]
+        except TypeError:
+            return None
+        fields = (read.path, read.sha256, read.size, read.last_row, read.ends_clean)
+        kinds = (str, str, int, int, bool)
+        if not all(type(v) is k for v, k in zip(fields, kinds, strict=True)):
+            return None
+        return read if isinstance(read.columns, dict) else None
+
+
+@dataclass(frozen=True)
+class Part:
+    """What to read of one file: all of it, or only what follows its first `start` bytes."""
+
+    file: Path
+    start: int = 0
+    # for start > 0: the digest those bytes must have, and the row number they reached
+    start_sha256: str = ""
+    rows_before: int = 0
+
+
+class PrefixChanged(RuntimeError):
+    """A file read from an offset no longer starts with the bytes it held before."""
+
+
 def extract_source(
     source: SourceConfig,
     files: list[Path],
     loaded_at: datetime | None = None,
     limits: LimitsConfig | None = None,
 ) -> pl.DataFrame:
-    """All rows of all of a source's files, source columns as read plus lineage columns.
+    """All rows of all of a source's files, source columns as read plus lineage columns."""
+    frame, _ = extract_parts(source, [Part(f) for f in files], loaded_at, limits)
+    return frame
 
-    Each file is checked against `limits` before it is read (checked again here, since the
-    sources check: a file may have been replaced since).
+
+def extract_parts(
+    source: SourceConfig,
+    parts: list[Part],
+    loaded_at: datetime | None = None,
+    limits: LimitsConfig | None = None,
+) -> tuple[pl.DataFrame, list[FileRead]]:
+    """The rows of `parts` in order (lineage columns first), and what was read of each file.
+
+    Each file is read once and checked against `limits` before it is parsed (checked again
+    here, since the sources check: a file may have been replaced since). A part read from an
+    offset raises PrefixChanged when the bytes before it are not the ones it was planned on.
     """
     loaded_at = loaded_at or datetime.now(UTC)
     limits = limits or LimitsConfig()
-    frames = []
-    for file in files:
+    frames, reads = [], []
+    for part in parts:
+        file = part.file
         problem = export_problem(file, limits.max_file_bytes)
         if problem:
             raise ExtractError(source.name, file, problem)
+        data = file.read_bytes()
+        # the digest of what is parsed, not of the file at another moment
+        digest = hashlib.sha256(data[: part.start])
+        if part.start and (len(data) < part.start or digest.hexdigest() != part.start_sha256):
+            raise PrefixChanged(f"{file} no longer starts with the content read before")
+        digest.update(data[part.start :])
         reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[source.format]
-        frame = reader(source, file, limits)
+        frame, last_row, ends_clean = reader(source, file, data, limits, part)
+        columns = {c: str(t) for c, t in frame.schema.items() if c not in RAW_LINEAGE_COLUMNS}
+        sha256 = digest.hexdigest()
+        reads.append(FileRead(str(file), len(data), sha256, last_row, ends_clean, columns))
         frames.append(
             frame.with_columns(
                 pl.lit(source.name).alias("_source"),
@@ -69,26 +142,50 @@ def extract_source(
                 pl.lit(loaded_at).alias("_loaded_at"),
             )
         )
-    out = pl.concat(frames, how="diagonal_relaxed")
-    data_cols = [c for c in out.columns if c not in RAW_LINEAGE_COLUMNS]
+    return in_lineage_order(pl.concat(frames, how="diagonal_relaxed")), reads
+
+
+def in_lineage_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with the lineage columns first, then the source's columns as read."""
+    data_cols = [c for c in frame.columns if c not in RAW_LINEAGE_COLUMNS]
     # Columns picked by exact name: `select("*")` or `select("^a.*$")` would read a column
     # called `*` or `^a.*$` as a wildcard or a regex.
-    return pl.DataFrame([out.get_column(c) for c in RAW_LINEAGE_COLUMNS + data_cols])
+    return pl.DataFrame([frame.get_column(c) for c in RAW_LINEAGE_COLUMNS + data_cols])
 
 
-def _read_csv(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.DataFrame:
+def _read_csv(
+    source: SourceConfig, file: Path, data: bytes, limits: LimitsConfig, part: Part
+) -> tuple[pl.DataFrame, int, bool]:
+    """The rows of a CSV file (of its bytes after `part.start` only, numbered on from
+    `part.rows_before`), the row number reached, and whether the content ends cleanly."""
     opts = source.csv_options
-    text = _decode(source, file, file.read_bytes(), opts.encoding)
-    text = text.lstrip("\ufeff")
-    if not text.strip():
-        raise ExtractError(source.name, file, "file is empty")
-    lines = _split_lines(text)
+    appended = part.start > 0
+    if appended:
+        # the header, and the blank lines before it, are read again from the file's start
+        head = _split_lines(_decode(source, file, data[: part.start], opts.encoding))
+        head[0] = head[0].lstrip("\ufeff")
+        header_end = next(
+            end
+            for _, end, fields, _ in _csv_records(head, opts.delimiter, opts.quote_char)
+            if fields
+        )
+        new = data[part.start :]
+        first_line = len(head)
+        text = _decode(source, file, new, opts.encoding, first_line) if new else ""
+        lines = head[:header_end] + (_split_lines(text) if text else [])
+    else:
+        text = _decode(source, file, data, opts.encoding)
+        text = text.lstrip("\ufeff")
+        if not text.strip():
+            raise ExtractError(source.name, file, "file is empty")
+        lines = _split_lines(text)
     csv.field_size_limit(CSV_FIELD_LIMIT)
     header: list[str] | None = None
     rows: list[list[str | None]] = []
     row_numbers: list[int] = []
     raws: list[str | None] = []
     errors: list[str | None] = []
+    open_quote = False
     for start, end, fields, error in _csv_records(lines, opts.delimiter, opts.quote_char):
         raw_text = "".join(lines[start:end]).rstrip("\r\n")
         if header is None:
@@ -97,12 +194,14 @@ def _read_csv(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.Data
             if not fields:  # blank lines before the header
                 continue
             header = _header(source, file, fields, opts.header, limits)
-            if opts.header:
+            if opts.header or appended:  # without a header, the first row was read before
                 continue
         if fields == []:  # a blank line is not a record
             continue
-        _check_rows(source, file, len(row_numbers) + 1, limits)
-        row_numbers.append(len(row_numbers) + 1)
+        _check_rows(source, file, part.rows_before + len(row_numbers) + 1, limits)
+        row_numbers.append(part.rows_before + len(row_numbers) + 1)
+        # lines appended later could close this quote: the file must then be read whole
+        open_quote = open_quote or (error is not None and error.startswith("unbalanced quote"))
         if error is None and fields is not None and "\x00" in raw_text:
             error = "binary data (NUL bytes) in the row"
         if error is not None or fields is None:
@@ -117,22 +216,31 @@ def _read_csv(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.Data
             rows.append(list(fields))
             raws.append(None)
             errors.append(None)
-    if header is None or not row_numbers:
+    if header is None or not (row_numbers or appended):
         raise ExtractError(source.name, file, "file has a header but no rows")
     columns = {name: [row[i] if row else None for row in rows] for i, name in enumerate(header)}
     frame = pl.DataFrame(columns, schema={h: pl.String for h in header})
-    return frame.with_columns(
-        pl.Series("_row_number", row_numbers, dtype=pl.Int64),
-        pl.Series("_raw", raws, dtype=pl.String),
-        pl.Series("_parse_error", errors, dtype=pl.String),
+    # a line break is one byte only in encodings that are ASCII at heart
+    ends_clean = data.endswith(b"\n") and not open_quote and "\n".encode(opts.encoding) == b"\n"
+    last_row = row_numbers[-1] if row_numbers else part.rows_before
+    return (
+        frame.with_columns(
+            pl.Series("_row_number", row_numbers, dtype=pl.Int64),
+            pl.Series("_raw", raws, dtype=pl.String),
+            pl.Series("_parse_error", errors, dtype=pl.String),
+        ),
+        last_row,
+        ends_clean,
     )
 
 
-def _decode(source: SourceConfig, file: Path, data: bytes, encoding: str) -> str:
+def _decode(
+    source: SourceConfig, file: Path, data: bytes, encoding: str, lines_before: int = 0
+) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = lines_before + data.count(b"\n", 0, exc.start) + 1
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             hint = "the file looks like UTF-16; save it as UTF-8"
         elif b"\x00" in data[:4096]:
@@ -254,20 +362,27 @@ def _header(
     return header
 
 
-def _read_jsonl(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.DataFrame:
+def _read_jsonl(
+    source: SourceConfig, file: Path, data: bytes, limits: LimitsConfig, part: Part
+) -> tuple[pl.DataFrame, int, bool]:
+    """The rows of a JSON-lines file (of its lines after `part.start` only), the line number
+    reached, and whether the content ends at a line break."""
     records: list[dict] = []
     row_numbers: list[int] = []
     raws: list[str | None] = []
     errors: list[str | None] = []
-    data = file.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
+    appended = part.start > 0
+    ends_clean = data.endswith(b"\n")
+    last_row = part.rows_before + data.count(b"\n", part.start) + (0 if ends_clean else 1)
+    data = data[part.start :]
+    if not appended and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     # Split on line feeds only (JSON escapes any inside strings); each line is decoded on its
     # own, so one line in another encoding is quarantined instead of failing the file.
-    for number, line in enumerate(data.split(b"\n"), start=1):
+    for number, line in enumerate(data.split(b"\n"), start=part.rows_before + 1):
         if not line.strip():
             continue
-        _check_rows(source, file, len(row_numbers) + 1, limits)
+        _check_rows(source, file, part.rows_before + len(row_numbers) + 1, limits)
         row_numbers.append(number)
         try:
             text = line.decode("utf-8")
@@ -288,9 +403,10 @@ def _read_jsonl(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.Da
         records.append(obj)
         raws.append(None)
         errors.append(None)
-    if not row_numbers:
+    if not row_numbers and not appended:
         raise ExtractError(source.name, file, "file is empty")
-    if all(e is not None for e in errors):
+    # the lines read before held a JSON object (or this check refused the file then)
+    if row_numbers and not appended and all(e is not None for e in errors):
         raise ExtractError(
             source.name,
             file,
@@ -299,11 +415,12 @@ def _read_jsonl(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.Da
         )
     keys = list(dict.fromkeys(k for r in records for k in r))
     frame = pl.DataFrame([_json_column(k, [r.get(k) for r in records]) for k in keys])
-    return frame.with_columns(
+    frame = frame.with_columns(
         pl.Series("_row_number", row_numbers, dtype=pl.Int64),
         pl.Series("_raw", raws, dtype=pl.String),
         pl.Series("_parse_error", errors, dtype=pl.String),
     )
+    return frame, last_row, ends_clean
 
 
 def _json_column(name: str, values: list[object]) -> pl.Series:
@@ -342,9 +459,12 @@ def _json_text(value: object) -> str | None:
     return str(value)
 
 
-def _read_parquet(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.DataFrame:
+def _read_parquet(
+    source: SourceConfig, file: Path, data: bytes, limits: LimitsConfig, part: Part
+) -> tuple[pl.DataFrame, int, bool]:
+    """The rows of a Parquet file (always whole: rows cannot be appended to one)."""
     try:
-        metadata = pq.ParquetFile(file).metadata
+        metadata = pq.ParquetFile(io.BytesIO(data)).metadata
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for damaged files
         raise ExtractError(source.name, file, f"not a readable Parquet file: {exc}") from None
     # from the footer, before anything is decompressed: a small file can hold 10^8 rows
@@ -362,7 +482,7 @@ def _read_parquet(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.
             source.name, file, f"repeated column names: {', '.join(map(repr, repeated))}"
         )
     try:
-        table = pq.read_table(file)
+        table = pq.read_table(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001
         raise ExtractError(source.name, file, f"not a readable Parquet file: {exc}") from None
     frame = pl.from_arrow(table)
@@ -370,11 +490,12 @@ def _read_parquet(source: SourceConfig, file: Path, limits: LimitsConfig) -> pl.
     if frame.height == 0:
         raise ExtractError(source.name, file, "file has no rows")
     frame = _as_readable_types(source, file, frame)
-    return frame.with_columns(
+    frame = frame.with_columns(
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_row_number"),
         pl.lit(None, dtype=pl.String).alias("_raw"),
         pl.lit(None, dtype=pl.String).alias("_parse_error"),
     )
+    return frame, frame.height, False
 
 
 def _as_readable_types(source: SourceConfig, file: Path, frame: pl.DataFrame) -> pl.DataFrame:

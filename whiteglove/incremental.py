@@ -40,7 +40,12 @@ if TYPE_CHECKING:
 
 # The code each reused stage runs: these modules, what they import from the project, and
 # the asset modules that call them.
-SOURCE_STAGE = ("whiteglove.extract", "whiteglove.standardize", "whiteglove.validation")
+SOURCE_STAGE = (
+    "whiteglove.extract",
+    "whiteglove.appended",
+    "whiteglove.standardize",
+    "whiteglove.validation",
+)
 SOURCE_STAGE_ASSETS = ("assets.extract", "assets.standardize")
 LINKAGE_STAGE = ("whiteglove.linkage",)
 LINKAGE_STAGE_ASSETS = ("assets.link",)
@@ -139,9 +144,7 @@ def _version(distribution: str) -> str:
         return "absent"
 
 
-def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: Suite) -> str:
-    """Changes whenever re-extracting and re-standardizing `source` could give another result."""
-    digest = hashlib.sha256()
+def _source_settings(config: SourcesConfig, source: SourceConfig, suite: Suite) -> bytes:
     settings = {
         "source": source.model_dump(mode="json"),
         "defaults": config.defaults.model_dump(mode="json"),
@@ -150,7 +153,18 @@ def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: Suite
         "suite": suite.as_json(),
         "code": source_stage_version(),
     }
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return json.dumps(settings, sort_keys=True, default=str).encode()
+
+
+def source_settings_fingerprint(config: SourcesConfig, source: SourceConfig, suite: Suite) -> str:
+    """The part of `source_fingerprint` that is not its files: its settings, suite and code."""
+    return hashlib.sha256(_source_settings(config, source, suite)).hexdigest()
+
+
+def source_fingerprint(config: SourcesConfig, source: SourceConfig, suite: Suite) -> str:
+    """Changes whenever re-extracting and re-standardizing `source` could give another result."""
+    digest = hashlib.sha256()
+    digest.update(_source_settings(config, source, suite))
     for path in config.files(source):
         digest.update(f"\0{path.resolve()}\0{path.stat().st_size}\0".encode())
         with path.open("rb") as fh:

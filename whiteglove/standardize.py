@@ -32,6 +32,8 @@ SRC = "__src__"
 # (`_bounded_fields`), while SRC keeps what the export said for the quarantine.
 FIELD = "__field__"
 POSITION = "__position"  # a row's place in the order the source's files were read
+# where a row's record id was first seen among rows standardized before (appended rows)
+EARLIER_ROW, EARLIER_FILE = "__earlier_row", "__earlier_file"
 
 
 def standardize_source(
@@ -41,12 +43,16 @@ def standardize_source(
     today: date | None = None,
     limits: LimitsConfig | None = None,
     validity: ValidityConfig | None = None,
+    earlier: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Canonical records for one source, with `_reasons` (reject), `_invalid` (nulled) and
     `_defaulted` (fields filled from the sources file's defaults, not given by the export).
 
     `validity` holds the rules that null a value as invalid (the source's, from
-    `SourcesConfig.validity_for`); `limits` the longest identity value kept.
+    `SourcesConfig.validity_for`); `limits` the longest identity value kept. `earlier` holds
+    the standardized rows of the source read before `raw` (`source_record_id`, `row_number`,
+    `_file`, in read order), when `raw` is only the rows appended since: a record id seen
+    there makes a row of `raw` a duplicate, as it would be in the whole source.
     """
     today = today or date.today()
     limits = limits or LimitsConfig()
@@ -159,7 +165,8 @@ def standardize_source(
             if f not in frame.columns
         ]
     )
-    frame = frame.with_row_index(POSITION).with_columns(_reasons(frame)).drop(POSITION)
+    frame = frame.with_row_index(POSITION).with_columns(_first_seen_earlier(earlier))
+    frame = frame.with_columns(_reasons(frame)).drop(POSITION, EARLIER_ROW, EARLIER_FILE)
     # A rejected row keeps what the export said, so a steward can repair it at the source.
     frame = frame.with_columns(
         pl.when(pl.col("_reasons").list.len() > 0)
@@ -171,6 +178,32 @@ def standardize_source(
         + list(attributes)
         + ["_reasons", "_invalid", "_defaulted", "_file", "_raw", "_loaded_at"]
     )
+
+
+def format_anchor_rows(raw: pl.DataFrame, source: SourceConfig, limits: LimitsConfig) -> int:
+    """How many leading rows of `raw` decide how its dates given without a format are read.
+
+    Polars infers such a column's format from its first value that has one, so rows
+    standardized apart from `raw` (rows appended to it) read their dates as they would in
+    the whole column only when standardized after these rows.
+    """
+    df = raw.rename({c: SRC + c for c in raw.columns if c not in RAW_LINEAGE_COLUMNS})
+    columns = []
+    dob = source.fields.get("date_of_birth")
+    if dob is not None and not dob.format:
+        df, _ = _bounded_fields(df, {"date_of_birth": dob}, limits.max_field_chars)
+        columns.append(_date(df, dob))
+    if source.updated_at and not source.updated_at.format:
+        columns.append(_parse_temporal(df, source.updated_at, pl.Datetime))
+    for spec in source.attributes.values():
+        if spec.declared_type == "timestamp" and not spec.format:
+            columns.append(_parse_temporal(df, spec, pl.Datetime))
+    if not columns or raw.height == 0:
+        return 0
+    firsts = df.select(
+        pl.arg_where(c.is_not_null()).first().alias(str(i)) for i, c in enumerate(columns)
+    ).row(0)
+    return max((i + 1 for i in firsts if i is not None), default=0)
 
 
 def _bounded_fields(
@@ -203,19 +236,43 @@ def _dtype(field: str) -> pl.DataType:
     return pl.Date() if field == "date_of_birth" else pl.String()
 
 
+def _first_seen_earlier(earlier: pl.DataFrame | None) -> list[pl.Expr]:
+    """Where each row's record id was first seen among the `earlier` rows (null: never)."""
+    none = [
+        pl.lit(None, dtype=pl.Int64).alias(EARLIER_ROW),
+        pl.lit(None, dtype=pl.String).alias(EARLIER_FILE),
+    ]
+    if earlier is None or earlier.height == 0:
+        return none
+    first = (
+        earlier.filter(pl.col("source_record_id").is_not_null())
+        .group_by("source_record_id", maintain_order=True)
+        .first()
+    )
+    seen = dict(zip(first["source_record_id"], first["row_number"], strict=True))
+    files = dict(zip(first["source_record_id"], first["_file"], strict=True))
+    ids = pl.col("source_record_id")
+    return [
+        ids.replace_strict(seen, default=None, return_dtype=pl.Int64).alias(EARLIER_ROW),
+        ids.replace_strict(files, default=None, return_dtype=pl.String).alias(EARLIER_FILE),
+    ]
+
+
 def _reasons(frame: pl.DataFrame) -> pl.Expr:
     identity = [f for f in CANONICAL_FIELDS if f not in ("country", "full_name")]
     no_identity = pl.all_horizontal(pl.col(identity).is_null())
     # The first occurrence of an id keeps it and later ones are the suspects, in the order
     # rows were read: file by file (a glob's files in sorted order), then row by row. Row
-    # numbers restart in each file, so they alone cannot order two files' rows.
+    # numbers restart in each file, so they alone cannot order two files' rows. Rows read
+    # in an earlier run (`standardize_source`'s `earlier`) come before all of these.
     position = pl.col(POSITION)
+    seen_earlier = pl.col(EARLIER_ROW).is_not_null()
     duplicate = pl.col("source_record_id").is_not_null() & (
-        position != position.min().over("source_record_id")
+        seen_earlier | (position != position.min().over("source_record_id"))
     )
     first_row, first_file = (
-        pl.col(c).sort_by(POSITION).first().over("source_record_id")
-        for c in ("_row_number", "_file")
+        pl.coalesce(earlier, pl.col(c).sort_by(POSITION).first().over("source_record_id"))
+        for c, earlier in (("_row_number", EARLIER_ROW), ("_file", EARLIER_FILE))
     )
     first_seen = pl.lit("duplicate record id (first seen at row ") + first_row.cast(pl.String)
     first_seen = (

@@ -95,6 +95,11 @@ class SuppressionList:
     def __bool__(self) -> bool:
         return bool(self.entries)
 
+    def fingerprint(self) -> str:
+        """Changes whenever the list names someone else (what rows it empties could change)."""
+        listed = sorted((e["kind"], e["hash"]) for e in self.entries)
+        return hashlib.sha256(json.dumps(listed).encode()).hexdigest()
+
     def digest(self, kind: str, value: str) -> str:
         message = f"{kind}\0{value}".encode()
         return hmac.new(self.salt, message, hashlib.sha256).hexdigest()

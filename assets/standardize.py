@@ -60,6 +60,7 @@ def standardized_source_asset(source: SourceConfig, suite: Suite) -> AssetsDefin
             frame, new_rows = appended
             context.log.info(f"{source.name}: standardized the {new_rows} appended row(s)")
         else:
+            context.log.info(f"{source.name}: standardized whole: {appended}")
             frame = standardize_source(
                 raw,
                 this,

@@ -98,30 +98,30 @@ def plan_append(
     list's. Files are compared by size and content, never by time; the bytes a grown file
     held before are checked again when it is read (`Part.start_sha256`).
     """
-    stored = [raw_validation, validation]
-    if not all(isinstance(v, dict) and v.get("success") and v.get("built_from") for v in stored):
-        return "its stored tables failed validation, were erased from, or are missing"
-    if raw_validation["built_from"] != validation["built_from"]:  # type: ignore[index]
+    if not (isinstance(raw_validation, dict) and isinstance(validation, dict)):
+        return "its stored tables are missing"
+    if not all(v.get("success") and v.get("built_from") for v in (raw_validation, validation)):
+        return "its stored tables failed validation or were erased from"
+    if raw_validation["built_from"] != validation["built_from"]:
         return "its stored raw and standardized tables were built from different files"
-    read = raw_validation.get(READ_KEY)  # type: ignore[union-attr]
+    read = raw_validation.get(READ_KEY)
     if not isinstance(read, dict) or not isinstance(read.get("files"), list):
         return "no record of what was read before"
     if read.get("settings") != settings:
         return "its settings, suite or the source-stage code changed"
     if read.get("suppression") != suppression:
         return "the suppression list changed"
-    before = [FileRead.from_json(r) for r in read["files"]]
-    if not before or any(r is None for r in before) or not isinstance(read.get("rows"), int):
+    before = [r for r in map(FileRead.from_json, read["files"]) if r is not None]
+    if not before or len(before) != len(read["files"]) or not isinstance(read.get("rows"), int):
         return "no record of what was read before"
     now = [str(f) for f in files]
-    for r in before:
-        if r.path not in now:  # type: ignore[union-attr]
-            return f"{r.path} was read before and is gone"  # type: ignore[union-attr]
-    if now[: len(before)] != [r.path for r in before]:  # type: ignore[union-attr]
+    gone = [r.path for r in before if r.path not in now]
+    if gone:
+        return f"{gone[0]} was read before and is gone"
+    if now[: len(before)] != [r.path for r in before]:
         return "a new file sorts before a file read before"
     parts, kept, grown = [], [], None
     for i, r in enumerate(before):
-        assert r is not None
         path = Path(r.path)
         problem = export_problem(path, max_file_bytes)
         if problem:
@@ -143,8 +143,7 @@ def plan_append(
     parts += [Part(Path(p)) for p in now[len(before) :]]
     if not parts:
         return "no file grew"
-    previous = raw_validation["built_from"]  # type: ignore[index]
-    return AppendPlan(parts, kept, grown, previous, read["rows"])
+    return AppendPlan(parts, kept, grown, raw_validation["built_from"], read["rows"])
 
 
 def read_source(

@@ -351,3 +351,69 @@ def test_an_incremental_run_appends_and_says_how_many_rows_it_read(generated, tm
 def first_rows(path: Path) -> int:
     """The data rows of a CSV export without quoted line breaks (the generated ones)."""
     return sum(1 for line in path.read_bytes().splitlines()[1:] if line.strip())
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda read: read.update(files=[{"path": 1}]),
+        lambda read: read["files"][0].update(size=-5),
+        lambda read: read["files"][0].update(columns={"x": ["String"]}),
+        lambda read: read.update(rows="many"),
+    ],
+)
+def test_a_stored_record_that_is_not_what_extraction_writes_means_reading_whole(
+    sample, tmp_path, tamper
+):
+    config = load_sources(sample)
+    path = config.files(config.source("support"))[0]
+    tail = hold_back_lines(path, 0.1, header=True)
+    out = tmp_path / "out"
+    build(config, "support", out, incremental=False)
+    validation = OutputLayout(out).asset_value("raw_support_validation", ".json")
+    document = json.loads(validation.read_text(encoding="utf-8"))
+    tamper(document["read"])
+    validation.write_text(json.dumps(document), encoding="utf-8")
+    with path.open("ab") as fh:
+        fh.write(tail)
+    read, _ = build(config, "support", out, incremental=True)
+    assert read.appended_rows == 0 and "no record of what was read before" in read.note
+    assert_same_as_whole(config, "support", out, tmp_path)
+
+
+def test_crlf_lines_after_a_byte_order_mark_are_appended_as_a_whole_read_gives_them(
+    sample, tmp_path
+):
+    config = load_sources(sample)
+    path = config.files(config.source("support"))[0]
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    tail = hold_back_lines(path, 0.1, header=True)
+    out = tmp_path / "out"
+    build(config, "support", out, incremental=False)
+    with path.open("ab") as fh:
+        fh.write(tail)
+    read, _ = build(config, "support", out, incremental=True)
+    assert read.appended_rows == tail.count(b"\n") and read.reread_rows == 0, read.note
+    assert_same_as_whole(config, "support", out, tmp_path)
+
+
+def test_a_grown_file_that_is_not_read_last_makes_the_source_read_whole(sample, tmp_path):
+    text = sample.read_text(encoding="utf-8")
+    sample.write_text(
+        text.replace("path: exports/support.csv", "path: exports/support/*.csv"),
+        encoding="utf-8",
+    )
+    exports = sample.parent / "exports"
+    lines = (exports / "support.csv").read_bytes().splitlines(keepends=True)
+    (exports / "support").mkdir()
+    third = len(lines) // 3
+    (exports / "support" / "a.csv").write_bytes(b"".join(lines[:third]))
+    (exports / "support" / "b.csv").write_bytes(lines[0] + b"".join(lines[third : 2 * third]))
+    config = load_sources(sample)
+    out = tmp_path / "out"
+    build(config, "support", out, incremental=False)
+    with (exports / "support" / "a.csv").open("ab") as fh:
+        fh.write(b"".join(lines[2 * third :]))
+    read, _ = build(config, "support", out, incremental=True)
+    assert read.appended_rows == 0 and "a.csv grew but is not the last file read" in read.note
+    assert_same_as_whole(config, "support", out, tmp_path)

@@ -71,11 +71,14 @@ class FileRead:
             read = cls(**value)  # type: ignore[arg-type]
         except TypeError:
             return None
+        # the output folder is not trusted: a record that is not what this code writes is none
         fields = (read.path, read.sha256, read.size, read.last_row, read.ends_clean)
         kinds = (str, str, int, int, bool)
         if not all(type(v) is k for v, k in zip(fields, kinds, strict=True)):
             return None
-        return read if isinstance(read.columns, dict) else None
+        if read.size < 0 or read.last_row < 0 or not isinstance(read.columns, dict):
+            return None
+        return read if all(isinstance(v, str) for v in read.columns.values()) else None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ a day changes real ones, and judging what an incremental run did with the change
 - `untouched_unchanged`: the golden id of every record of a person the change did not touch,
   before and after, per the generator's truth.
 - `deleted_customers_reported`: whether each deleted record's customer shows up in the run's
-  golden_changes.parquet as updated or retired (whiteglove/changes.py).
+  golden_changes.parquet as updated, retired or merged (whiteglove/changes.py).
 
 Pure functions over files and frames, no runs: tests/test_bench_delta.py covers them.
 """
@@ -29,7 +29,10 @@ EXPORTS = {
     "marketing": ("marketing.jsonl", None),
     "support": ("support.csv", ","),
 }
-REPORTED_KINDS = ("updated", "retired")
+# A deleted record's customer is reported when golden_changes has its golden id as updated,
+# retired, or merged into another customer (the deletion let the two be one: merged_into
+# names the survivor).
+REPORTED_KINDS = ("updated", "retired", "merged")
 
 
 def csv_records(data: bytes, delimiter: str) -> list[bytes]:
@@ -141,7 +144,8 @@ def deleted_customers_reported(
     deleted: pl.DataFrame, previous_xref: pl.DataFrame, changes: pl.DataFrame
 ) -> dict:
     """Of the deleted records that belonged to a customer in the previous publication, how
-    many have that customer in `changes` (golden_changes.parquet) as updated or retired."""
+    many have that customer in `changes` (golden_changes.parquet) as updated, retired or
+    merged."""
     keys = deleted.select(_keys(deleted).alias("key")).unique()
     owners = keys.join(
         previous_xref.select(_keys(previous_xref).alias("key"), "golden_id"), on="key"
@@ -149,13 +153,19 @@ def deleted_customers_reported(
     kinds = changes.select("golden_id", pl.col("change").cast(pl.String))
     reported = owners.join(kinds, on="golden_id", how="left")
     by_kind = dict(reported.group_by("change").len().iter_rows())
-    met = sum(int(by_kind.get(kind, 0)) for kind in REPORTED_KINDS)
+    by_change = {str(k or "not reported"): int(v) for k, v in by_kind.items()}
+    return {"deleted_records": deleted.height, **reported_counts(by_change)}
+
+
+def reported_counts(by_change: dict[str, int]) -> dict:
+    """From deleted records' customers counted by change kind: how many are reported."""
+    with_customer = sum(by_change.values())
+    met = sum(by_change.get(kind, 0) for kind in REPORTED_KINDS)
     return {
-        "deleted_records": deleted.height,
-        "with_customer": owners.height,
+        "with_customer": with_customer,
         "reported": met,
-        "share": round(met / owners.height, 6) if owners.height else None,
-        "by_change": {str(k or "not reported"): int(v) for k, v in by_kind.items()},
+        "share": round(met / with_customer, 6) if with_customer else None,
+        "by_change": by_change,
     }
 
 

@@ -125,19 +125,25 @@ def test_untouched_customers_compare_golden_ids_per_record():
     assert result == {"records": 2, "unchanged": 1, "share": 0.5, "people": 1}
 
 
-def test_deleted_records_customers_reported_as_updated_or_retired():
+def test_deleted_records_customers_reported_as_updated_retired_or_merged():
     previous = _xref(
         [("crm", "C1", "g1"), ("crm", "C2", "g2"), ("support", "T2", "g3"), ("billing", "B1", "g2")]
+        + [("crm", "C3", "g4")]
     )
-    deleted = TRUTH.filter(pl.col("source_record_id").is_in(["C1", "C2", "T2", "C9"]))
+    deleted = pl.concat(
+        [
+            TRUTH.filter(pl.col("source_record_id").is_in(["C1", "C2", "T2", "C9"])),
+            TRUTH.head(1).with_columns(source_record_id=pl.lit("C3"), person_id=pl.lit("p6")),
+        ]
+    )
     changes = pl.DataFrame(
-        {"golden_id": ["g1", "g2", "g5"], "change": ["retired", "updated", "new"]}
+        {"golden_id": ["g1", "g2", "g4", "g5"], "change": ["retired", "updated", "merged", "new"]}
     ).with_columns(pl.col("change").cast(pl.Enum(["new", "updated", "merged", "retired"])))
     result = delta_data.deleted_customers_reported(deleted, previous, changes)
-    # C9 had no customer; g3 (T2's) is not in the changes
-    assert result["with_customer"] == 3 and result["reported"] == 2
-    assert result["share"] == pytest.approx(2 / 3, abs=1e-6)
-    assert result["by_change"] == {"retired": 1, "updated": 1, "not reported": 1}
+    # C9 had no customer; g3 (T2's) is not in the changes; g4 merged into another customer
+    assert result["with_customer"] == 4 and result["reported"] == 3
+    assert result["share"] == pytest.approx(3 / 4, abs=1e-6)
+    assert result["by_change"] == {"retired": 1, "updated": 1, "merged": 1, "not reported": 1}
 
 
 def test_sources_with_sets_linkage_keys_next_to_the_original(sample):

@@ -131,9 +131,10 @@ def golden_customers_asset(suite: Suite) -> AssetsDefinition:
         )
         # an incremental run computes only the customers whose records changed
         incremental = context.run.tags.get(INCREMENTAL_TAG) == "true"
-        previous = previous_golden(previous_publication) if incremental else None
+        key = current_key(config)
+        previous = previous_golden(previous_publication, key) if incremental else None
         survived = survive_changed(
-            records, attributes, config.golden, config.sources, current_key(config), previous
+            records, attributes, config.golden, config.sources, key, previous
         )
         golden, lineage = survived.golden, survived.lineage
         if incremental:
@@ -187,15 +188,19 @@ def current_key(config: SourcesConfig) -> str:
     return survivorship_key(config, code_version(("whiteglove.golden", "whiteglove.golden_delta")))
 
 
-def previous_golden(previous: PreviousPublicationResource) -> PreviousGolden | None:
-    """What survivorship may carry from the previous publication (None: nothing usable)."""
+def previous_golden(previous: PreviousPublicationResource, key: str) -> PreviousGolden | None:
+    """What survivorship may carry from the previous publication (None: nothing usable, or
+    it was made under another survivorship key than `key`)."""
     summary = previous.document("run_summary.json")
-    key = (summary or {}).get("golden", {}).get("survivorship_key")
+    golden = summary.get("golden") if isinstance(summary, dict) else None
+    if not isinstance(golden, dict) or golden.get("survivorship_key") != key:
+        return None  # its tables are not read: nothing of them could be carried
     tables = {
         name: previous.table(name)
         for name in ("customer_records", "customer_xref", "golden_customers", "golden_lineage")
     }
-    if not isinstance(key, str) or any(t is None for t in tables.values()):
+    keys = {"source", "source_record_id", "golden_id"}
+    if any(t is None for t in tables.values()) or not keys <= set(tables["customer_xref"].columns):
         return None
     return PreviousGolden(
         key=key,

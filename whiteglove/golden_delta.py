@@ -138,7 +138,7 @@ def survive_changed(
 
 def _unusable(previous: PreviousGolden | None, key: str, records: pl.DataFrame) -> str | None:
     if previous is None:
-        return "no previous publication"
+        return "no previous publication made under these survivorship settings and code"
     if previous.key != key:
         return "survivorship settings or code changed"
     if not previous.golden["golden_id"].is_unique().all():

@@ -35,20 +35,15 @@ from whiteglove.layout import OutputLayout
 from whiteglove.masking import mask_frame
 from whiteglove.plain_words import prior_words, step_words
 from whiteglove.reports.examples import compared_fields, score_match_frame, waterfall
+from whiteglove.review import SIDE_BY_SIDE
 
 MAX_JSON_BYTES = 20 * 1024 * 1024
-SHOWN_FIELDS = (
-    "source",
-    "source_record_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "address_line",
-    "postcode",
-    "city",
-    "national_id",
+# the fields a steward compares side by side (whiteglove/review.py), with the name in its two
+# parts, as survivorship picks them
+SHOWN_FIELDS = tuple(
+    part
+    for field in SIDE_BY_SIDE
+    for part in (("first_name", "last_name") if field == "full_name" else (field,))
 )
 # a blocking rule as whiteglove writes them: equalities of one column on both sides, joined
 _EQUALITY = re.compile(r'l\."([A-Za-z_][A-Za-z0-9_]*)"\s*=\s*r\."([A-Za-z_][A-Za-z0-9_]*)"')

@@ -238,6 +238,64 @@ def test_new_json_values_that_would_retype_a_column_make_the_file_read_whole(sam
     assert_same_as_whole(config, "marketing", out, tmp_path)
 
 
+def with_value(lines: list[bytes], column: str, value) -> bytes:
+    """JSON lines with `column` set to `value` (left out when it is None)."""
+    out = []
+    for line in lines:
+        record = json.loads(line)
+        if value is not None:
+            record[column] = value
+        out.append(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+    return b"".join(out)
+
+
+def test_a_new_json_file_of_another_type_makes_the_source_read_whole(sample, tmp_path):
+    """5 and 2.5 stored, "n/a" arriving in a new file: a whole extraction types the column
+    from all three files, so the new file cannot be appended."""
+    config = load_sources(sample)
+    path = config.files(config.source("marketing"))[0]
+    lines = path.read_bytes().splitlines(keepends=True)
+    folder = path.parent / "marketing"
+    folder.mkdir()
+    third = len(lines) // 3
+    (folder / "a.jsonl").write_bytes(with_value(lines[:third], "score", 5))
+    (folder / "b.jsonl").write_bytes(with_value(lines[third : 2 * third], "score", 2.5))
+    sample.write_text(
+        sample.read_text(encoding="utf-8").replace(
+            "path: exports/marketing.jsonl", "path: exports/marketing/*.jsonl"
+        ),
+        encoding="utf-8",
+    )
+    config = load_sources(sample)
+    out = tmp_path / "out"
+    build(config, "marketing", out, incremental=False)
+    (folder / "c.jsonl").write_bytes(with_value(lines[2 * third :], "score", "n/a"))
+    read, _ = build(config, "marketing", out, incremental=True)
+    assert read.appended_rows == 0 and "column 'score'" in read.note
+    assert_same_as_whole(config, "marketing", out, tmp_path)
+
+
+def test_a_column_the_appended_lines_leave_out_still_types_the_next_ones(sample, tmp_path):
+    """Numbers, then lines without the key (appended), then booleans: the third part would
+    make a whole extraction read the column as text."""
+    config = load_sources(sample)
+    path = config.files(config.source("marketing"))[0]
+    lines = path.read_bytes().splitlines(keepends=True)
+    third = len(lines) // 3
+    path.write_bytes(with_value(lines[:third], "vip", 5))
+    out = tmp_path / "out"
+    build(config, "marketing", out, incremental=False)
+    with path.open("ab") as fh:
+        fh.write(with_value(lines[third : 2 * third], "vip", None))
+    read, _ = build(config, "marketing", out, incremental=True)
+    assert read.appended_rows == 2 * third - third
+    with path.open("ab") as fh:
+        fh.write(with_value(lines[2 * third :], "vip", True))
+    read, _ = build(config, "marketing", out, incremental=True)
+    assert read.appended_rows == 0 and "column 'vip'" in read.note
+    assert_same_as_whole(config, "marketing", out, tmp_path)
+
+
 def test_a_changed_suppression_list_or_settings_make_the_source_read_whole(sample, tmp_path):
     config = load_sources(sample)
     path = config.files(config.source("support"))[0]

@@ -203,6 +203,9 @@ def _read_appended(
     retyped = _retyped(plan, reads, new)
     if isinstance(retyped, str):
         return retyped
+    retyped = _typed_as_stored(retyped, old)
+    if isinstance(retyped, str):
+        return retyped
     new, _ = _suppressed(config, source, suppression, retyped)
     frame = in_lineage_order(pl.concat([old, new], how="diagonal_relaxed"))
     read = [
@@ -230,6 +233,22 @@ def _retyped(plan: AppendPlan, reads: list[FileRead], new: pl.DataFrame) -> pl.D
         if values.null_count() != values.len() or was not in _JSON_TYPES:
             return f"{now.path}: column {column!r} of the new rows is {dtype}, before {was}"
         casts[column] = _JSON_TYPES[was]
+    return new.with_columns(pl.col(c).cast(t) for c, t in casts.items()) if casts else new
+
+
+def _typed_as_stored(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame | str:
+    """`new` with each column typed as the stored rows have it, or why it cannot be: a whole
+    extraction types a JSON-lines or Parquet column from all of its values, so a new value of
+    another type (5 stored, 2.5 or "n/a" new) would retype the stored rows too. A column the
+    new rows leave empty takes the stored type, as a whole extraction gives it."""
+    casts = {}
+    for column, dtype in new.schema.items():
+        was = old.schema.get(column)
+        if was is None or was == dtype:
+            continue
+        if new.get_column(column).null_count() != new.height:
+            return f"column {column!r} of the new rows is {dtype}, of the stored rows {was}"
+        casts[column] = was
     return new.with_columns(pl.col(c).cast(t) for c, t in casts.items()) if casts else new
 
 

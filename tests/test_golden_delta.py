@@ -122,7 +122,9 @@ def test_nothing_changed_carries_every_customer(before):
     assert_frame_equal(delta.lineage, previous.lineage)
 
 
-@pytest.mark.parametrize("spoil", ["key", "shape", "repeated", "none"])
+@pytest.mark.parametrize(
+    "spoil", ["key", "shape", "repeated", "stray lineage", "repeated record", "none"]
+)
 def test_a_previous_publication_that_cannot_be_trusted_means_computing_all(before, spoil):
     records, config, attributes = before
     previous = previous_of(records, config, attributes)
@@ -133,6 +135,11 @@ def test_a_previous_publication_that_cannot_be_trusted_means_computing_all(befor
         previous = replace(previous, golden=golden)
     elif spoil == "repeated":
         previous = replace(previous, golden=pl.concat([previous.golden, previous.golden.head(1)]))
+    elif spoil == "stray lineage":  # a value of a customer the golden table does not hold
+        stray = previous.lineage.head(1).with_columns(golden_id=pl.lit("G-NOT-IN-GOLDEN"))
+        previous = replace(previous, lineage=pl.concat([previous.lineage, stray]))
+    elif spoil == "repeated record":  # one record in two customers
+        previous = replace(previous, xref=pl.concat([previous.xref, previous.xref.head(1)]))
     else:
         previous = None
     after, _ = changed_records(records)
@@ -144,3 +151,26 @@ def test_a_previous_publication_that_cannot_be_trusted_means_computing_all(befor
     assert_frame_equal(in_golden_id_order(delta)[1], lineage)
     assert (delta.recomputed, delta.carried) == (golden.height, 0)
     assert delta.why_all
+
+
+def test_a_record_the_previous_crosswalk_lacks_only_recomputes_its_customer(before):
+    records, config, attributes = before
+    previous = previous_of(records, config, attributes)
+    lost = previous.xref.row(0, named=True)
+    previous = replace(
+        previous, xref=previous.xref.filter(pl.col("source_record_id") != lost["source_record_id"])
+    )
+    delta = survive_changed(records, attributes, config.golden, config.sources, KEY, previous)
+    golden, lineage = full(records, config, attributes)
+    assert_frame_equal(in_golden_id_order(delta)[0], golden)
+    assert_frame_equal(in_golden_id_order(delta)[1], lineage)
+    assert delta.recomputed == 1 and delta.why_all is None
+
+
+def test_a_previous_table_of_another_shape_is_not_carried_even_when_nothing_changed(before):
+    records, config, attributes = before
+    previous = previous_of(records, config, attributes)
+    previous = replace(previous, lineage=previous.lineage.drop("runner_up"))
+    delta = survive_changed(records, attributes, config.golden, config.sources, KEY, previous)
+    assert delta.carried == 0 and "shape" in delta.why_all
+    assert_frame_equal(delta.lineage, full(records, config, attributes)[1])

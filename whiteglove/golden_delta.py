@@ -12,7 +12,10 @@ full recomputation after adds, edits, deletes, merges and splits.
 A customer counts as unchanged when a digest of its records (the XOR of one hash per record,
 and their number) equals the previous publication's for the same golden id. The previous
 publication is read like any other input from the output folder: a table missing, of
-another shape, or made under other settings or code means recomputing every customer.
+another shape, inconsistent with itself (a golden id or a record repeated, lineage of a
+customer the golden table lacks), or made under other settings or code means computing every
+customer. Its values are not checked against the records: they are carried as published
+until the customer's records change, and a full run computes every customer again.
 """
 
 from __future__ import annotations
@@ -105,13 +108,23 @@ def survive_changed(
     everything else here.
     """
     why = _unusable(previous, key, records)
+    if why is None:
+        assert previous is not None
+        # the shape survivorship gives now, from one customer's records
+        first = records.filter(pl.col("golden_id") == records["golden_id"].min())
+        shape = tuple(t.schema for t in survive(first, attributes, golden, sources))
+        if shape != (previous.golden.schema, previous.lineage.schema):
+            why = "the previous golden table or lineage has another shape"
     if why is not None:
+        log.info("every customer computed: %s", why)
         table, lineage = survive(records, attributes, golden, sources)
         return Survived(table, lineage, table.height, 0, why)
     assert previous is not None
     current = customer_digests(records["golden_id"], record_digests(records))
     keys = ["source", "source_record_id"]
-    was_in = previous.records.select(keys).join(previous.xref, on=keys, maintain_order="left")
+    was_in = previous.records.select(keys).join(
+        previous.xref, on=keys, how="left", maintain_order="left"
+    )
     before = customer_digests(was_in["golden_id"], record_digests(previous.records))
     same = current.join(before, on=["golden_id", _DIGEST, _COUNT], how="semi")["golden_id"]
     kept = pl.col("golden_id").is_in(same.implode())
@@ -124,10 +137,6 @@ def survive_changed(
     if changed.is_empty():
         return Survived(carried_golden, carried_lineage, 0, carried_golden.height)
     table, lineage = survive(changed, attributes, golden, sources)
-    if (table.schema, lineage.schema) != (carried_golden.schema, carried_lineage.schema):
-        log.info("the previous golden table has another shape: every customer recomputed")
-        table, lineage = survive(records, attributes, golden, sources)
-        return Survived(table, lineage, table.height, 0, "the previous golden table's shape")
     return Survived(
         pl.concat([carried_golden, table]),
         pl.concat([carried_lineage, lineage]),
@@ -145,4 +154,15 @@ def _unusable(previous: PreviousGolden | None, key: str, records: pl.DataFrame) 
         return "the previous golden table repeats a golden id"
     if set(previous.records.columns) != set(records.columns) - {"golden_id"}:
         return "the records' columns changed"
+    keys = ["source", "source_record_id"]
+    if previous.xref.select(keys).is_duplicated().any():
+        return "the previous crosswalk repeats a record"
+    # lineage of no customer of the golden table would be carried beside a recomputed one
+    strays = (
+        previous.lineage.select("golden_id")
+        .unique()
+        .join(previous.golden.select("golden_id"), on="golden_id", how="anti")
+    )
+    if strays.height:
+        return "the previous lineage names customers the golden table does not hold"
     return None

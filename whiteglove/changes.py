@@ -119,9 +119,12 @@ def change_counts(changes: pl.DataFrame) -> dict[str, int]:
 
 def _updated(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     shared = [c for c in current.columns if c in previous.columns and c != "golden_id"]
-    both = current.select("golden_id", *shared).join(
-        previous.select("golden_id", *shared), on="golden_id", suffix="__previous"
-    )
+    now, before = current.select("golden_id", *shared), previous.select("golden_id", *shared)
+    if now.schema == before.schema:
+        # most customers are unchanged between two runs: only rows whose values differ as a
+        # whole are compared field by field (3 s -> well under 1 at a million records)
+        before = before.join(now, on=now.columns, how="anti", nulls_equal=True)
+    both = now.join(before, on="golden_id", suffix="__previous")
     differs = [
         pl.when(_differs(c, current.schema[c], previous.schema[c])).then(pl.lit(c)) for c in shared
     ]

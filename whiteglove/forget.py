@@ -73,6 +73,7 @@ from whiteglove.publish import (
     output_lock,
     remove_leftovers,
 )
+from whiteglove.schema import RECORD_KEY_COLUMNS
 from whiteglove.suppression import SUPPRESSION_REASON, SuppressionList, standardized_value
 
 ERASED_TEXT = "[erased on request]"
@@ -86,12 +87,7 @@ MIN_VALUE_CHARS = 4
 # Columns that never hold a person's values: ids, lineage, scores, flags, rules.
 _NOT_PERSONAL = {
     "golden_id",
-    "record_key",
-    "source",
-    "source_record_id",
-    "row_number",
-    "trust",
-    "updated_at",
+    *RECORD_KEY_COLUMNS,
     "country",
     "invalid_fields",
     "file",

@@ -118,7 +118,7 @@ def link(
             columns = set(frame.columns)
             model, mode = load_model(model_path, columns, backend.dialect, declared), "loaded"
         else:
-            model = train(backend.records, comparisons, blocking.rules, present, config)
+            model = train(frame, backend.records, comparisons, blocking.rules, present, config)
             mode = "trained"
         only_changed = reuse is not None
         rules = splink_rules(blocking.rules, only_changed)

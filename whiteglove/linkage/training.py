@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import TYPE_CHECKING
+
+import polars as pl
 
 from whiteglove.config import LinkageConfig
 from whiteglove.linkage.blocking import BlockingRule, declared_identifiers, splink_rules
@@ -15,13 +19,17 @@ if TYPE_CHECKING:
 
 
 def train(
+    frame: pl.DataFrame,
     records: SplinkDataFrame,
     comparisons: list[ComparisonCreator],
     rules: list[BlockingRule],
     present: set[str],
     config: LinkageConfig,
 ) -> dict:
-    """u by random sampling, m by EM on strong-identifier blocks; returns the model as data."""
+    """u by random sampling, m by EM on strong-identifier blocks; returns the model as data.
+
+    `frame` is what `records` was registered from: exact-match u is counted from it.
+    """
     from splink import Linker, SettingsCreator, block_on
 
     settings = SettingsCreator(
@@ -39,6 +47,10 @@ def train(
     )
     linker.training.estimate_u_using_random_sampling(
         max_pairs=config.u_sample_pairs, seed=config.seed
+    )
+    sampled = linker.misc.save_model_to_json()
+    linker = Linker(
+        records, counted_u(sampled, frame, config.u_sample_pairs), log_level=logging.ERROR
     )
     for columns in _em_rules(present, declared_identifiers(config)):
         linker.training.estimate_parameters_using_expectation_maximisation(
@@ -59,3 +71,66 @@ def _em_rules(present: set[str], identifiers: tuple[str, ...] = ()) -> list[tupl
     if len(sessions) < 2 and {"first_name_key", "surname_key"} <= present:
         sessions.append(("first_name_key", "surname_key"))
     return sessions or [("postcode",)]
+
+
+# a level's condition as Splink writes it, its columns quoted "..." (DuckDB) or `...` (Spark)
+_EXACT = re.compile(r'["`](\w+)_l["`] = ["`]\1_r["`]')
+_NULL = re.compile(r'["`](\w+)_l["`] IS NULL OR ["`]\1_r["`] IS NULL')
+
+
+def counted_u(model: dict, frame: pl.DataFrame, sampled_pairs: float) -> dict:
+    """The model with each exact-match level's u counted from the records, and a bound for
+    levels random sampling never saw.
+
+    Random sampling estimates u from `sampled_pairs` pairs, and an identifier such as an email
+    agrees in about one random pair in a million: at a few million records the sample holds
+    none, Splink leaves u untrained and scores the level with its default weight (about 10
+    instead of about 20), so an exact email match stops counting. The share of all pairs that
+    agree exactly is a count of values, so it is computed instead. A level the sample never saw
+    gets u = 1 / `sampled_pairs`, the most that sample allows.
+    """
+    model = json.loads(json.dumps(model))
+    for comparison in model["comparisons"]:
+        levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+        counted = _counted_levels(comparison, frame)
+        for level in levels:
+            if id(level) in counted:
+                level["u_probability"] = counted[id(level)]
+            elif level.get("u_probability") is None:
+                level["u_probability"] = 1.0 / sampled_pairs
+        # the sampled levels share what the counted ones leave, as sampling's shares sum to one
+        rest = [lvl for lvl in levels if id(lvl) not in counted]
+        room = 1.0 - sum(counted.values())
+        total = sum(lvl["u_probability"] for lvl in rest)
+        for level in rest:
+            level["u_probability"] *= room / total if total > 0 else 0.0
+    return model
+
+
+def _counted_levels(comparison: dict, frame: pl.DataFrame) -> dict[int, float]:
+    """u per exact-match level (by id) that can be counted: the comparison is null exactly when
+    one side's column is, so its u is the share of pairs of non-null values that agree."""
+    levels = comparison["comparison_levels"]
+    nulls = [_NULL.fullmatch(lvl["sql_condition"]) for lvl in levels if lvl.get("is_null_level")]
+    if len(nulls) != 1 or nulls[0] is None or nulls[0].group(1) not in frame.columns:
+        return {}
+    column = nulls[0].group(1)
+    counted = {}
+    for level in levels:
+        exact = _EXACT.fullmatch(level["sql_condition"])
+        if exact and exact.group(1) == column:
+            share = agreeing_share(frame.get_column(column))
+            if share is not None:
+                counted[id(level)] = share
+    return counted
+
+
+def agreeing_share(values: pl.Series) -> float | None:
+    """The share of pairs of non-null values that are equal (None under two values or when no
+    two agree, which says nothing about u)."""
+    counts = values.drop_nulls().value_counts()["count"].cast(pl.Float64)
+    n = float(counts.sum())
+    agreeing = float((counts * (counts - 1.0)).sum())
+    if n < 2 or agreeing == 0:
+        return None
+    return agreeing / (n * (n - 1.0))

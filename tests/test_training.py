@@ -1,0 +1,129 @@
+"""Training's u values: an exact-match level's u is counted from the records, not sampled.
+
+Random sampling sees an identifier agree about once in a million pairs; at a few million
+records its sample held no agreeing email at all, Splink scored an exact email match with its
+default weight (about 10 instead of about 20) and recall fell from 0.94 to 0.88.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from whiteglove.config import LinkageConfig
+from whiteglove.linkage import (
+    build_comparisons,
+    default_blocking_rules,
+    match_frame,
+    present_columns,
+)
+from whiteglove.linkage.backends import duckdb_connection, open_backend
+from whiteglove.linkage.training import agreeing_share, counted_u, train
+
+
+def test_the_agreeing_share_counts_pairs_of_non_null_values():
+    # four values, six ordered pairs of the three "a" agree out of twelve
+    assert agreeing_share(pl.Series(["a", "a", "a", "b", None])) == pytest.approx(0.5)
+    assert agreeing_share(pl.Series(["a", "b", "a", "c"])) == pytest.approx(2 / 12)
+    # no two agree, or too few values: nothing to count
+    assert agreeing_share(pl.Series(["a", "b", "c"])) is None
+    assert agreeing_share(pl.Series(["a", None], dtype=pl.String)) is None
+
+
+def email_model(exact_u: float | None, typo_u: float | None) -> dict:
+    def level(condition: str, u: float | None) -> dict:
+        return {"sql_condition": condition, "m_probability": 0.3} | (
+            {} if u is None else {"u_probability": u}
+        )
+
+    return {
+        "comparisons": [
+            {
+                "output_column_name": "email",
+                "comparison_levels": [
+                    {
+                        "sql_condition": '"email_l" IS NULL OR "email_r" IS NULL',
+                        "is_null_level": True,
+                    },
+                    level('"email_l" = "email_r"', exact_u),
+                    level('levenshtein("email_l", "email_r") <= 1', typo_u),
+                    level("ELSE", 0.999),
+                ],
+            },
+            {
+                # null when both parts are: an exact postcode's u is not a count of postcodes
+                "output_column_name": "location",
+                "comparison_levels": [
+                    {
+                        "sql_condition": '("postcode_l" IS NULL OR "postcode_r" IS NULL) AND '
+                        '("city_l" IS NULL OR "city_r" IS NULL)',
+                        "is_null_level": True,
+                    },
+                    level('"postcode_l" = "postcode_r"', 0.01),
+                    level("ELSE", 0.99),
+                ],
+            },
+        ]
+    }
+
+
+def test_exact_u_is_counted_and_an_unseen_level_gets_the_samples_bound():
+    frame = pl.DataFrame({"email": ["a@x.es", "a@x.es", "b@x.es", "c@x.es", None]})
+    model = counted_u(email_model(None, None), frame, sampled_pairs=1e4)
+    email, location = (c["comparison_levels"] for c in model["comparisons"])
+    assert email[1]["u_probability"] == pytest.approx(2 / 12)
+    # never seen in 10,000 pairs: at most about one in 10,000, scaled with the sampled levels
+    assert 0 < email[2]["u_probability"] <= 1e-4
+    assert sum(lvl["u_probability"] for lvl in email[1:]) == pytest.approx(1.0)
+    # a sampled exact u is replaced too: the count is exact, the sample an estimate of it
+    resampled = counted_u(email_model(0.5, 1e-3), frame, sampled_pairs=1e4)
+    assert resampled["comparisons"][0]["comparison_levels"][1]["u_probability"] == pytest.approx(
+        2 / 12
+    )
+    # a comparison that is not null exactly when its column is keeps its sampled u
+    assert [lvl["u_probability"] for lvl in location[1:]] == [0.01, 0.99]
+
+
+def identifiers(people: int) -> pl.DataFrame:
+    """The match frame of each person twice, sharing email and phone; names from a small pool,
+    so sampling sees names agree often and identifiers almost never."""
+    records = pl.DataFrame(
+        {
+            "record_key": [f"crm:{p}-{copy}" for p in range(people) for copy in range(2)],
+            "first_name": [f"Ana{p % 50}" for p in range(people) for _ in range(2)],
+            "last_name": [f"Ruiz{p % 70}" for p in range(people) for _ in range(2)],
+            "email": [f"person{p}@mail.es" for p in range(people) for _ in range(2)],
+            "phone": [f"+346{p:08d}" for p in range(people) for _ in range(2)],
+        }
+    )
+    absent = ("national_id", "postcode", "city", "address_line")
+    records = records.with_columns(
+        *[pl.lit(None, pl.String).alias(c) for c in absent],
+        pl.lit(None, pl.Date).alias("date_of_birth"),
+    )
+    return match_frame(records)
+
+
+def test_training_weighs_an_exact_identifier_by_its_count_when_sampling_misses_it():
+    frame = identifiers(3000)
+    # 6,000 records: 3,000 of 18 million pairs share an email; 10,000 sampled pairs hold
+    # about two, so the sampled u is noise or missing
+    config = LinkageConfig(u_sample_pairs=1e4, seed=1)
+    present = present_columns(frame)
+    with duckdb_connection(config) as con:
+        backend = open_backend(config, con, frame)
+        model = train(
+            frame,
+            backend.records,
+            build_comparisons(present),
+            default_blocking_rules(present),
+            present,
+            config,
+        )
+    email = next(c for c in model["comparisons"] if c["output_column_name"] == "email")
+    exact = email["comparison_levels"][1]
+    assert exact["u_probability"] == pytest.approx(agreeing_share(frame["email"]))
+    # one agreeing pair in 6,000: about 12.5 bits of evidence with m near 1
+    assert math.log2(exact["m_probability"] / exact["u_probability"]) > 11

@@ -449,3 +449,26 @@ def test_the_run_fingerprint_follows_every_input(sample, tmp_path):
     export = config.files(config.source("support"))[0]
     export.write_bytes(export.read_bytes() + export.read_bytes().splitlines(keepends=True)[-1])
     assert run_fingerprint(config) != before
+
+
+def test_records_of_pairs_near_the_threshold_are_rescored_as_if_changed():
+    # term frequencies move a kept pair's weight as other records come and go: a pair within
+    # a bit of the match threshold's weight (0 at 0.5) is scored again, the others are kept
+    from whiteglove.linkage.reuse import TF_DRIFT_BITS, reusable
+
+    hashes = pl.DataFrame({"unique_id": list("abcdefg"), "record_hash": list(range(7))})
+    hashes = hashes.with_columns(pl.col("record_hash").cast(pl.UInt64))
+    pairs = pl.DataFrame(
+        {
+            "unique_id_l": ["a", "c", "e"],
+            "unique_id_r": ["b", "d", "f"],
+            "match_weight": [-TF_DRIFT_BITS - 0.5, 0.9 * TF_DRIFT_BITS, 6.0],
+            "match_probability": [0.26, 0.65, 0.98],
+        }
+    )
+    review = pairs.head(0)
+    previous = PreviousLinkage(0.5, {}, hashes, pairs, review, ["rules"])
+    reuse = reusable(previous, ["rules"], hashes, None)
+    changed = dict(zip(hashes["unique_id"], reuse.changed, strict=True))
+    assert [k for k, v in changed.items() if v] == ["c", "d"]
+    assert reuse.pairs.select("unique_id_l", "unique_id_r").rows() == [("a", "b"), ("e", "f")]

@@ -114,11 +114,9 @@ def test_the_crosswalk_equals_a_full_runs(runs):
 
 def test_the_golden_table_and_lineage_equal_a_full_runs(runs):
     def changed_now(frame: pl.DataFrame) -> pl.DataFrame:
-        # stamped with each run's own time: compare which rows this run changed
-        if "last_changed" not in frame.columns:
-            return frame
-        stamp = pl.col("last_changed")
-        return frame.with_columns(stamp.eq(stamp.max()).alias("last_changed"))
+        # stamped with each run's own time: compare which rows this run changed (or created)
+        stamps = [c for c in ("last_changed", "valid_from") if c in frame.columns]
+        return frame.with_columns(pl.col(c).eq(pl.col(c).max()) for c in stamps)
 
     for name in ("golden_customers", "golden_lineage"):
         incremental, full = (changed_now(table(runs[k], name)) for k in ("incremental", "full"))

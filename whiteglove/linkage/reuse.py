@@ -5,6 +5,7 @@ and review rows still holds, so that only the pairs with a new or changed record
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,15 @@ def reusable(
         return None
     changed = changed_records(hashes, previous.records)
     log.info("incremental linkage: %d of %d records new or changed", changed.sum(), len(hashes))
-    # the few records whose old pairs no longer hold: changed, or gone since
+    # A kept pair's score moves a little with the term frequencies of its names and city as
+    # other records come and go; near the match threshold that would link what a full run
+    # keeps apart. Those pairs' records are scored again, as if changed.
+    unsettled = hashes["unique_id"].is_in(near_threshold(previous).implode())
+    log.info(
+        "incremental linkage: %d records rescored near the threshold", (unsettled & ~changed).sum()
+    )
+    changed = changed | unsettled
+    # the records whose old pairs no longer hold: changed, near the threshold, or gone since
     dropped = previous.records.join(
         hashes.filter(~changed), on=["unique_id", "record_hash"], how="anti"
     )["unique_id"]
@@ -83,6 +92,20 @@ def reusable(
         _without(previous.pairs, dropped),
         _without(previous.review, dropped),
     )
+
+
+# How far from the match threshold (in match weight) a kept pair's score is trusted to stay on
+# its side: a term frequency moves a weight by log2 of the change in its count, so a bit is a
+# name or city twice (or half) as common as when the pair was scored.
+TF_DRIFT_BITS = 1.0
+
+
+def near_threshold(previous: PreviousLinkage) -> pl.Series:
+    """The records of the previous run's pairs within TF_DRIFT_BITS of its match threshold."""
+    t = min(max(previous.match_threshold, 1e-9), 1 - 1e-9)
+    at = math.log2(t / (1 - t))
+    near = previous.pairs.filter((pl.col("match_weight") - at).abs() <= TF_DRIFT_BITS)
+    return pl.concat([near["unique_id_l"], near["unique_id_r"]]).unique()
 
 
 def can_continue(

@@ -196,6 +196,7 @@ def linkage(
         result.threshold,
         config,
         result.blocking_rules,
+        result.capped_rules,
     )
     threshold = choices["match_threshold"]
     context.log.info(

@@ -16,3 +16,18 @@ def pairs(*rows: tuple[str, str, float]) -> pl.DataFrame:
         },
         orient="row",
     )
+
+
+MATCHED_TEXT = ("first_name", "last_name", "email", "phone", "national_id", "postcode")
+MATCHED_TEXT += ("city", "address_line")
+
+
+def match_records(rows: list[dict]) -> pl.DataFrame:
+    """The match frame of canonical records given as dicts (absent fields are null)."""
+    from whiteglove.linkage import match_frame
+
+    records = pl.DataFrame(
+        [{c: row.get(c) for c in ("record_key", *MATCHED_TEXT, "date_of_birth")} for row in rows],
+        schema={c: pl.String for c in ("record_key", *MATCHED_TEXT)} | {"date_of_birth": pl.Date},
+    )
+    return match_frame(records)

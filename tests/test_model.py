@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from tests.frames import match_records
 from whiteglove.linkage import (
     MATCH_COLUMNS,
     LinkageError,
@@ -16,29 +17,17 @@ from whiteglove.linkage import (
     check_saved_model,
     default_blocking_rules,
     in_dialect,
-    match_frame,
     present_columns,
 )
 
 ALL = set(MATCH_COLUMNS) - {"unique_id"}
 
 
-def match_rows(rows: list[dict]) -> pl.DataFrame:
-    """The match frame of canonical records given as dicts (absent fields are null)."""
-    columns = ("first_name", "last_name", "email", "phone", "national_id", "postcode")
-    columns += ("city", "address_line")
-    records = pl.DataFrame(
-        [{c: row.get(c) for c in ("record_key", *columns, "date_of_birth")} for row in rows],
-        schema={c: pl.String for c in ("record_key", *columns)} | {"date_of_birth": pl.Date},
-    )
-    return match_frame(records)
-
-
 def levels(rows: list[dict]) -> tuple[dict[tuple[str, str], dict[str, int]], set[str]]:
     """Each pair's comparison levels (gamma values) and the names of the comparisons."""
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-    frame = match_rows(rows)
+    frame = match_records(rows)
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=build_comparisons(present_columns(frame)),
@@ -148,7 +137,7 @@ def test_a_saved_model_that_compares_a_column_no_longer_derived_is_refused(tmp_p
 
 
 def test_surname_and_postcode_block_on_the_first_initial_when_first_names_are_mapped():
-    frame = match_rows(
+    frame = match_records(
         [
             {"record_key": "a", "first_name": "Pepe", "last_name": "García López"},
             {"record_key": "b", "first_name": "Álvaro", "last_name": "García"},

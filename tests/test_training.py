@@ -12,11 +12,11 @@ import math
 import polars as pl
 import pytest
 
+from tests.frames import match_records
 from whiteglove.config import LinkageConfig
 from whiteglove.linkage import (
     build_comparisons,
     default_blocking_rules,
-    match_frame,
     present_columns,
 )
 from whiteglove.linkage.backends import duckdb_connection, open_backend
@@ -89,21 +89,19 @@ def test_exact_u_is_counted_and_an_unseen_level_gets_the_samples_bound():
 def identifiers(people: int) -> pl.DataFrame:
     """The match frame of each person twice, sharing email and phone; names from a small pool,
     so sampling sees names agree often and identifiers almost never."""
-    records = pl.DataFrame(
-        {
-            "record_key": [f"crm:{p}-{copy}" for p in range(people) for copy in range(2)],
-            "first_name": [f"Ana{p % 50}" for p in range(people) for _ in range(2)],
-            "last_name": [f"Ruiz{p % 70}" for p in range(people) for _ in range(2)],
-            "email": [f"person{p}@mail.es" for p in range(people) for _ in range(2)],
-            "phone": [f"+346{p:08d}" for p in range(people) for _ in range(2)],
-        }
+    return match_records(
+        [
+            {
+                "record_key": f"crm:{p}-{copy}",
+                "first_name": f"Ana{p % 50}",
+                "last_name": f"Ruiz{p % 70}",
+                "email": f"person{p}@mail.es",
+                "phone": f"+346{p:08d}",
+            }
+            for p in range(people)
+            for copy in range(2)
+        ]
     )
-    absent = ("national_id", "postcode", "city", "address_line")
-    records = records.with_columns(
-        *[pl.lit(None, pl.String).alias(c) for c in absent],
-        pl.lit(None, pl.Date).alias("date_of_birth"),
-    )
-    return match_frame(records)
 
 
 def test_training_weighs_an_exact_identifier_by_its_count_when_sampling_misses_it():

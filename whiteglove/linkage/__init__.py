@@ -30,6 +30,7 @@ from whiteglove.linkage.blocking import (
     default_blocking_rules,
     plan_blocking,
     splink_rules,
+    with_block_keys,
 )
 from whiteglove.linkage.choices import (
     ThresholdChoice,
@@ -102,6 +103,8 @@ def link(
         present = present_columns(frame)
         comparisons = build_comparisons(present, declared)
         blocking = plan_blocking(con, frame, present, config)
+        # a record whose rare name becomes common (or back) is rescored like a changed one
+        frame = with_block_keys(frame, blocking.rules)
         hashes = record_hashes(frame)
         design = linkage_design(blocking.rules, present)
         reuse = reusable(previous, design, hashes, model_path, declared)
@@ -152,4 +155,9 @@ def _result(
         records_rescored=rescored,
         threshold=threshold,
         blocking_rules=[list(rule.columns) for rule in blocking.rules],
+        capped_rules=[
+            {"columns": list(r.columns), "max_block": r.max_block}
+            for r in blocking.rules
+            if r.max_block is not None
+        ],
     )

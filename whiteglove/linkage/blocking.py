@@ -33,6 +33,13 @@ DERIVED_RULE_FLOOR = 1_000_000
 # date; on a million, where two records sharing a birth date are rarely one person, it is
 # left out.
 BROAD_RULES = (("first_name_key",), ("surname_key",), ("date_of_birth",), ("name_tokens",))
+# A derived rule on names that would exceed its budget is kept for its rare values: the
+# records of a block this small or smaller still become pairs. Its cost then grows with the
+# data, not with its square; and the pairs it loses are those of names shared by more than
+# about seven people, where a name says little about who is who. At three million records,
+# first name + surname whole would cost 46M comparisons (the budget is 30M); its blocks of
+# at most 20 cost 5M and hold 59k of the true pairs the other rules miss.
+MAX_CAPPED_BLOCK = 20
 
 
 @dataclass(frozen=True)
@@ -40,10 +47,18 @@ class BlockingRule:
     """Records that agree on every one of `columns` become a candidate pair."""
 
     columns: tuple[str, ...]
+    # only for the values held by at most this many records (None: every value)
+    max_block: int | None = None
 
     @property
     def label(self) -> str:
-        return " & ".join(self.columns)
+        label = " & ".join(self.columns)
+        return label if self.max_block is None else f"{label} (blocks of at most {self.max_block})"
+
+    @property
+    def key(self) -> str | None:
+        """The column a capped rule blocks on (see with_block_keys); None for the others."""
+        return None if self.max_block is None else "block_" + "__".join(self.columns)
 
 
 @dataclass(frozen=True)
@@ -65,7 +80,13 @@ def plan_blocking(
     if config.blocking:
         refuse_exploding(counts, config.max_comparisons)
         return BlockingPlan(rules, counts, {})
-    return within_budget(rules, counts, config, frame.height)
+    budget = rule_budget(config, frame.height)
+    plan = within_budget(rules, counts, config, frame.height)
+    left_out = [r for r in rules if r.label in plan.left_out]
+    plan = with_capped(con, plan, left_out, budget)
+    if not plan.rules:
+        raise LinkageError(f"every derived blocking rule exceeds {budget:,} comparisons")
+    return plan
 
 
 def chosen_rules(config: LinkageConfig, present: set[str]) -> list[BlockingRule]:
@@ -131,9 +152,10 @@ def count_comparisons(con: duckdb.DuckDBPyConnection, table: str, rule: Blocking
     """Upper bound of the pairs a rule generates (before de-duplication across rules)."""
     cols = ", ".join(_quote(c) for c in rule.columns)
     not_null = " and ".join(f"{_quote(c)} is not null" for c in rule.columns)
+    capped = "" if rule.max_block is None else f" having count(*) <= {int(rule.max_block)}"
     rows = con.sql(
         f"select coalesce(sum(n * (n - 1) / 2), 0)::hugeint from "
-        f"(select count(*) as n from {table} where {not_null} group by {cols})"
+        f"(select count(*) as n from {table} where {not_null} group by {cols}{capped})"
     ).fetchall()
     return int(rows[0][0])
 
@@ -159,7 +181,7 @@ def within_budget(
     """The derived rules that fit this many `records`'s budget; the others are left out."""
     # Derived rules are a starting point, not the user's request: one that would explode
     # at this size (first name + first surname on a million Spanish records) is left out.
-    budget = min(config.max_comparisons, max(DERIVED_RULE_FLOOR, DERIVED_RULE_PER_RECORD * records))
+    budget = rule_budget(config, records)
     broad = {BlockingRule(c).label for c in BROAD_RULES}
 
     def limit(label: str) -> int:
@@ -170,9 +192,52 @@ def within_budget(
     counts = {k: v for k, v in counts.items() if k not in dropped}
     for label, n in dropped.items():
         log.warning("blocking rule %s left out: %d comparisons, limit %d", label, n, limit(label))
-    if not rules:
-        raise LinkageError(f"every derived blocking rule exceeds {budget:,} comparisons")
     return BlockingPlan(rules, counts, dropped)
+
+
+def rule_budget(config: LinkageConfig, records: int) -> int:
+    """The comparisons a derived rule may generate on this many records."""
+    return min(config.max_comparisons, max(DERIVED_RULE_FLOOR, DERIVED_RULE_PER_RECORD * records))
+
+
+def with_capped(
+    con: duckdb.DuckDBPyConnection, plan: BlockingPlan, left_out: list[BlockingRule], budget: int
+) -> BlockingPlan:
+    """`plan` with each left-out rule but the broad ones brought back for its blocks of at
+    most MAX_CAPPED_BLOCK records, where that fits `budget` (count_each registered the frame)."""
+    rules, counts = list(plan.rules), dict(plan.counts)
+    for rule in left_out:
+        if rule.columns in BROAD_RULES:
+            continue
+        capped = BlockingRule(rule.columns, MAX_CAPPED_BLOCK)
+        n = count_comparisons(con, "match_input", capped)
+        if n <= budget:
+            log.info("blocking rule %s: at most %d comparisons", capped.label, n)
+            rules.append(capped)
+            counts[capped.label] = n
+    return BlockingPlan(rules, counts, plan.left_out)
+
+
+def with_block_keys(frame: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
+    """`frame` with a column per capped rule: its columns' values where every one is present
+    and at most `max_block` records share them, else null (null never joins)."""
+    keys = []
+    for rule in rules:
+        if rule.max_block is None:
+            continue
+        present = pl.all_horizontal([pl.col(c).is_not_null() for c in rule.columns])
+        rare = pl.len().over(list(rule.columns)) <= rule.max_block
+        joined = pl.concat_str([pl.col(c).cast(pl.String) for c in rule.columns], separator="\x1f")
+        keys.append(pl.when(present & rare).then(joined).alias(rule.key))
+    return frame.with_columns(keys) if keys else frame
+
+
+def capped_rules(choices: dict) -> list[BlockingRule]:
+    """The capped rules a run's linkage choices name (see linkage_choices)."""
+    return [
+        BlockingRule(tuple(r["columns"]), int(r["max_block"]))
+        for r in choices.get("capped_blocking_rules", [])
+    ]
 
 
 def splink_rules(
@@ -183,7 +248,7 @@ def splink_rules(
     from splink import block_on
     from splink.blocking_rule_library import And, CustomRule
 
-    blocking = [block_on(*r.columns) for r in rules]
+    blocking = [block_on(r.key) if r.key else block_on(*r.columns) for r in rules]
     if only_changed:
         # only pairs with a new or changed record: the others keep the scores they were given.
         # Said as two rules whose conditions each hold on one side alone, so that the database

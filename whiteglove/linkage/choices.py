@@ -89,6 +89,7 @@ def linkage_choices(
     threshold: ThresholdChoice,
     config: LinkageConfig,
     blocking_rules: list[list[str]] | None = None,
+    capped_rules: list[dict] | None = None,
 ) -> dict:
     """The threshold, guards and blocking rules this run uses, each with what it rests on,
     for run_summary.json, the linkage report, the clusters asset and lookups."""
@@ -129,6 +130,8 @@ def linkage_choices(
         },
         # each a list of match columns on which two records must agree to be compared
         "blocking_rules": blocking_rules or [],
+        # those of them that pair only the records of a value held by at most max_block records
+        "capped_blocking_rules": capped_rules or [],
         **({"duckdb": linking_limits(config).summary()} if config.backend == "duckdb" else {}),
     }
 

@@ -22,6 +22,8 @@ class LinkageResult:
     records_rescored: int  # records whose pairs were scored in this run
     threshold: ThresholdChoice  # the match threshold, and what chose it
     blocking_rules: list[list[str]]  # the rules that generated the candidate pairs
+    # of those, the ones kept only for their rare values: columns and max_block each
+    capped_rules: list[dict]
 
 
 @dataclass(frozen=True)

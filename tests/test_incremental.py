@@ -88,6 +88,9 @@ def runs(sample: Path, tmp_path_factory):
         first = run(sample, out, instance, incremental=False)
         before = xref(out)
         model_before = (out / "model.json").read_text(encoding="utf-8")
+        pairs_before = pl.read_parquet(out / "match_pairs.parquet")
+        summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+        threshold_before = summary["linkage"]["match_threshold"]
 
         full = pl.read_parquet(root / "billing_full.parquet")
         # three customers of the first run change their billing email
@@ -110,6 +113,7 @@ def runs(sample: Path, tmp_path_factory):
         "before": before,
         "after": xref(out),
         "model_before": model_before,
+        "near_before": near_records(pairs_before, threshold_before),
         "linkage": {k: v.value for k, v in linkage.items()},
         "golden": {k: v.value for k, v in golden.items()},
         "edited": [str(e) for e in edited],
@@ -126,11 +130,23 @@ def test_unchanged_sources_are_not_rebuilt(runs):
     assert {"customer_records", "match_pairs", "golden_customers", "published_outputs"} <= rebuilt
 
 
+def near_records(pairs: pl.DataFrame, threshold: float) -> set[str]:
+    """The records whose pairs an incremental run scores again, close to the threshold."""
+    from whiteglove.linkage.reuse import near_threshold
+
+    empty = pl.DataFrame()
+    return set(near_threshold(PreviousLinkage(threshold, {}, empty, pairs, empty, [])))
+
+
 def test_new_records_are_scored_with_the_saved_model(runs, sample):
     newcomers = pl.read_parquet(sample.parent / "billing_newcomers.parquet").height
     assert runs["linkage"]["mode"] == "incremental"
-    # the newcomers and the three edited rows, nothing else
-    assert runs["linkage"]["records_rescored"] == newcomers + 3
+    # the newcomers, the three edited rows and the records of pairs near the threshold (whose
+    # term frequencies may have moved), nothing else
+    edited = {f"billing:{e}" for e in runs["edited"]}
+    near = runs["near_before"] - edited
+    assert 0 < len(near) < 0.1 * runs["before"].height
+    assert runs["linkage"]["records_rescored"] == newcomers + 3 + len(near)
     assert (runs["out"] / "model.json").read_text(encoding="utf-8") == runs["model_before"]
 
 
@@ -318,7 +334,10 @@ def test_incremental_pairs_are_those_a_full_scoring_gives(runs, tmp_path):
     assert incremental.mode == "incremental" and full.mode == "loaded"
     assert incremental.threshold.chosen_by == "previous run"
     assert incremental.threshold.value == first.threshold.value
-    assert incremental.records_rescored == 51
+    # the 50 arrivals, the moved record, and the records of pairs near the threshold
+    arrived = set(records["record_key"].tail(50))
+    near = near_records(first.pairs, first.threshold.value)
+    assert incremental.records_rescored == len(arrived | {moved} | near)
     keys = ["unique_id_l", "unique_id_r"]
     assert incremental.pairs.select(keys).is_duplicated().sum() == 0
     assert incremental.review.select(keys).is_duplicated().sum() == 0

@@ -22,12 +22,16 @@ MATCHED_TEXT = ("first_name", "last_name", "email", "phone", "national_id", "pos
 MATCHED_TEXT += ("city", "address_line")
 
 
+def canonical_records(rows: list[dict]) -> pl.DataFrame:
+    """Canonical records given as dicts, with the fields the model compares (absent: null)."""
+    return pl.DataFrame(
+        [{c: row.get(c) for c in ("record_key", *MATCHED_TEXT, "date_of_birth")} for row in rows],
+        schema={c: pl.String for c in ("record_key", *MATCHED_TEXT)} | {"date_of_birth": pl.Date},
+    )
+
+
 def match_records(rows: list[dict]) -> pl.DataFrame:
     """The match frame of canonical records given as dicts (absent fields are null)."""
     from whiteglove.linkage import match_frame
 
-    records = pl.DataFrame(
-        [{c: row.get(c) for c in ("record_key", *MATCHED_TEXT, "date_of_birth")} for row in rows],
-        schema={c: pl.String for c in ("record_key", *MATCHED_TEXT)} | {"date_of_birth": pl.Date},
-    )
-    return match_frame(records)
+    return match_frame(canonical_records(rows))

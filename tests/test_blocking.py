@@ -7,15 +7,18 @@ name and nothing else. Its blocks of a few records cost a sixth and hold most of
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import polars as pl
 
-from tests.frames import match_records
+from tests.frames import canonical_records, match_records
 from whiteglove.config import LinkageConfig
 from whiteglove.linkage import (
     DERIVED_RULE_FLOOR,
     BlockingRule,
     count_comparisons,
+    link,
     present_columns,
     record_hashes,
 )
@@ -125,3 +128,86 @@ def test_the_run_names_its_capped_rules_so_explain_and_lookups_see_the_same_bloc
     (splink_rule,) = splink_rules(capped_rules(choices))
     assert f'"{rule.key}"' in splink_rule.get_blocking_rule("duckdb").blocking_rule_sql
     assert frame[rule.key].drop_nulls().len() == 4  # the two rare people's records
+
+
+def test_explain_names_a_capped_rule_by_its_columns_and_says_why_it_did_not_pair():
+    from whiteglove.explain import capped_rule_check
+
+    rule = BlockingRule(("first_name_key", "last_name_key"), MAX_CAPPED_BLOCK)
+    frame = with_block_keys(match_records(people(25, 2)), [rule])
+    rows = {r["unique_id"]: r for r in frame.iter_rows(named=True)}
+    equality = [(rule.key, rule.key)]
+
+    def check(a: str, b: str) -> dict:
+        return capped_rule_check(equality, rows[a], rows[b])
+
+    assert check("crm:r0-0", "crm:r0-1") == {
+        "rule": "first_name_key and last_name_key (rare values only)",
+        "pairs": True,
+        "why": "",
+    }
+    common = check("crm:c0", "crm:c1")
+    assert not common["pairs"] and "too many records" in common["why"]
+    assert check("crm:r0-0", "crm:r1-0")["why"] == "first_name_key, last_name_key differ(s)"
+    # any other rule is left to explain's reading of equalities
+    assert capped_rule_check([("email", "email")], rows["crm:c0"], rows["crm:c1"]) is None
+
+
+def test_linkage_blocks_on_a_capped_rules_key_end_to_end():
+    # namesakes too many for first name + surname whole; twenty rare people share an email
+    # (so that there is something to train on), twenty share nothing but their name
+    rows = [
+        {
+            "record_key": f"crm:c{i}",
+            "first_name": "María",
+            "last_name": "García López",
+            "email": f"maria{i}@correo.es",
+        }
+        for i in range(1500)
+    ]
+    for p in range(40):
+        for copy in range(2):
+            email = f"zoe{p}@correo.es" if p < 20 else f"zoe{p}.{copy}@correo.es"
+            rows.append(
+                {
+                    "record_key": f"crm:r{p}-{copy}",
+                    "first_name": f"Zoe{p}",
+                    "last_name": f"Quirós{p} Núñez{p}",
+                    "email": email,
+                    "date_of_birth": date(1980, 1, 1 + p % 28),
+                }
+            )
+    records = canonical_records(rows)
+    result = link(records, LinkageConfig())
+    assert {"columns": ["first_name_key", "last_name_key"], "max_block": 20} in result.capped_rules
+    compared = {(r["unique_id_l"], r["unique_id_r"]) for r in result.pairs.iter_rows(named=True)}
+    nameonly = [(f"crm:r{p}-0", f"crm:r{p}-1") for p in range(20, 40)]
+    # same name and birth date, different emails: only the capped rule compares them
+    assert all(pair in compared or pair[::-1] in compared for pair in nameonly)
+
+
+def test_a_lookup_skips_the_groups_a_capped_rule_left_unpaired():
+    from whiteglove.config import load_sources
+    from whiteglove.layout import PROJECT_ROOT
+    from whiteglove.lookup.index import MAX_KEY_GROUP, KeyIndex, LookupIndex, match_settings
+
+    published = match_records(people(25, 2))
+    columns = ["first_name_key", "last_name_key"]
+    capped = [{"columns": columns, "max_block": MAX_CAPPED_BLOCK}]
+    choices = {"blocking_rules": [columns], "capped_blocking_rules": capped}
+    settings = match_settings(
+        load_sources(PROJECT_ROOT / "data" / "sources.yaml"),
+        choices | {"match_threshold": {"value": 0.5}},
+    )
+    assert settings["capped_blocking_rules"] == capped
+    index = object.__new__(LookupIndex)
+    index.rules = [
+        KeyIndex.build(published, rule, MAX_CAPPED_BLOCK if rule == columns else MAX_KEY_GROUP)
+        for rule in settings["blocking_rules"]
+    ]
+    rare = published.filter(pl.col("unique_id") == "crm:r0-0")
+    rows, skipped = index._candidates(rare)
+    assert sorted(published[rows]["unique_id"]) == ["crm:r0-0", "crm:r0-1"] and skipped == []
+    # 25 namesakes: more than the batch paired, so a caller named so is not compared by name
+    rows, skipped = index._candidates(published.filter(pl.col("unique_id") == "crm:c0"))
+    assert len(rows) == 0 and skipped == ["first_name_key & last_name_key"]

@@ -472,7 +472,8 @@ def test_the_run_fingerprint_follows_every_input(sample, tmp_path):
 
 def test_records_of_pairs_near_the_threshold_are_rescored_as_if_changed():
     # term frequencies move a kept pair's weight as other records come and go: a pair within
-    # a bit of the match threshold's weight (0 at 0.5) is scored again, the others are kept
+    # a bit of the match threshold's weight (log2(0.8 / 0.2) = 2) is scored again, the others
+    # are kept; with nothing changed, nothing moved and nothing is scored again
     from whiteglove.linkage.reuse import TF_DRIFT_BITS, reusable
 
     hashes = pl.DataFrame({"unique_id": list("abcdefg"), "record_hash": list(range(7))})
@@ -481,13 +482,20 @@ def test_records_of_pairs_near_the_threshold_are_rescored_as_if_changed():
         {
             "unique_id_l": ["a", "c", "e"],
             "unique_id_r": ["b", "d", "f"],
-            "match_weight": [-TF_DRIFT_BITS - 0.5, 0.9 * TF_DRIFT_BITS, 6.0],
-            "match_probability": [0.26, 0.65, 0.98],
+            # below by more than the margin; above by less; above by more
+            "match_weight": [
+                2 - TF_DRIFT_BITS - 0.1,
+                2 + 0.9 * TF_DRIFT_BITS,
+                2 + TF_DRIFT_BITS + 0.1,
+            ],
+            "match_probability": [0.7, 0.9, 0.92],
         }
     )
-    review = pairs.head(0)
-    previous = PreviousLinkage(0.5, {}, hashes, pairs, review, ["rules"])
-    reuse = reusable(previous, ["rules"], hashes, None)
-    changed = dict(zip(hashes["unique_id"], reuse.changed, strict=True))
-    assert [k for k, v in changed.items() if v] == ["c", "d"]
+    previous = PreviousLinkage(0.8, {}, hashes, pairs, pairs.head(0), ["rules"])
+    assert reusable(previous, ["rules"], hashes, None).nothing_changed
+
+    arrived = pl.DataFrame({"unique_id": ["h"], "record_hash": [99]}, schema=hashes.schema)
+    reuse = reusable(previous, ["rules"], pl.concat([hashes, arrived]), None)
+    changed = dict(zip([*hashes["unique_id"], "h"], reuse.changed, strict=True))
+    assert [k for k, v in changed.items() if v] == ["c", "d", "h"]
     assert reuse.pairs.select("unique_id_l", "unique_id_r").rows() == [("a", "b"), ("e", "f")]

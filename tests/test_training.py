@@ -74,8 +74,9 @@ def test_exact_u_is_counted_and_an_unseen_level_gets_the_samples_bound():
     model = counted_u(email_model(None, None), frame, sampled_pairs=1e4)
     email, location = (c["comparison_levels"] for c in model["comparisons"])
     assert email[1]["u_probability"] == pytest.approx(2 / 12)
-    # never seen in 10,000 pairs: at most about one in 10,000, scaled with the sampled levels
-    assert 0 < email[2]["u_probability"] <= 1e-4
+    # five records make ten pairs, six of them with an email on both sides: a level never
+    # seen among six pairs gets 1/6, then shares with the sampled ones what the count leaves
+    assert email[2]["u_probability"] == pytest.approx((1 / 6) * (10 / 12) / (1 / 6 + 0.999))
     assert sum(lvl["u_probability"] for lvl in email[1:]) == pytest.approx(1.0)
     # a sampled exact u is replaced too: the count is exact, the sample an estimate of it
     resampled = counted_u(email_model(0.5, 1e-3), frame, sampled_pairs=1e4)
@@ -84,6 +85,17 @@ def test_exact_u_is_counted_and_an_unseen_level_gets_the_samples_bound():
     )
     # a comparison that is not null exactly when its column is keeps its sampled u
     assert [lvl["u_probability"] for lvl in location[1:]] == [0.01, 0.99]
+
+
+def test_a_field_with_one_value_keeps_its_sampled_u():
+    # every pair agrees: counting would leave the other levels nothing (u = 0, which Splink
+    # refuses), so sampling's figures stand
+    frame = pl.DataFrame({"email": ["same@x.es"] * 6})
+    model = counted_u(email_model(0.999, None), frame, sampled_pairs=1e4)
+    email = model["comparisons"][0]["comparison_levels"]
+    assert all(lvl["u_probability"] > 0 for lvl in email[1:])
+    assert sum(lvl["u_probability"] for lvl in email[1:]) == pytest.approx(1.0)
+    assert email[1]["u_probability"] == pytest.approx(0.999 / (0.999 + 1 / 15 + 0.999))
 
 
 def identifiers(people: int) -> pl.DataFrame:

@@ -32,6 +32,7 @@ from whiteglove.config import LinkageConfig
 from whiteglove.decisions import Decision, Resolved
 from whiteglove.golden_confidence import golden_values, values_text
 from whiteglove.layout import OutputLayout
+from whiteglove.linkage.blocking import BLOCK_KEY_PREFIX
 from whiteglove.masking import mask_frame
 from whiteglove.plain_words import prior_words, step_words
 from whiteglove.reports.examples import compared_fields, score_match_frame, waterfall
@@ -467,6 +468,10 @@ def blocking_check(run: PublishedRun, a: str, b: str) -> list[dict]:
         if not equalities or not _GLUE.match(_EQUALITY.sub("", text)):
             out.append({"rule": text, "pairs": None, "why": "a rule explain cannot read"})
             continue
+        capped = capped_rule_check(equalities, rows[a], rows[b])
+        if capped is not None:
+            out.append(capped)
+            continue
         differs = [
             left
             for left, right in equalities
@@ -482,6 +487,27 @@ def blocking_check(run: PublishedRun, a: str, b: str) -> list[dict]:
             why = f"{', '.join(sorted(set(differs)))} differ(s)"
         out.append({"rule": readable, "pairs": not differs, "why": why})
     return out
+
+
+def capped_rule_check(equalities: list[tuple[str, str]], a: dict, b: dict) -> dict | None:
+    """A rule kept for rare values only (whiteglove/linkage/blocking.py: its block key column
+    holds the values of its columns where few records share them), in the words of its
+    columns; None for any other rule."""
+    if len(equalities) != 1 or not equalities[0][0].startswith(BLOCK_KEY_PREFIX):
+        return None
+    key = equalities[0][0]
+    columns = key.removeprefix(BLOCK_KEY_PREFIX).split("__")
+    rule = " and ".join(columns) + " (rare values only)"
+    missing = sorted(c for c in columns if a.get(c) is None or b.get(c) is None)
+    differs = sorted(c for c in columns if c not in missing and a.get(c) != b.get(c))
+    if missing:
+        return {"rule": rule, "pairs": False, "why": f"{', '.join(missing)} missing"}
+    if differs:
+        return {"rule": rule, "pairs": False, "why": f"{', '.join(differs)} differ(s)"}
+    if a.get(key) is None or b.get(key) is None or a.get(key) != b.get(key):
+        why = "the value is shared by too many records for this rule"
+        return {"rule": rule, "pairs": False, "why": why}
+    return {"rule": rule, "pairs": True, "why": ""}
 
 
 def _change(run: PublishedRun, golden_id: str) -> dict | None:

@@ -40,6 +40,8 @@ BROAD_RULES = (("first_name_key",), ("surname_key",), ("date_of_birth",), ("name
 # first name + surname whole would cost 46M comparisons (the budget is 30M); its blocks of
 # at most 20 cost 5M and hold 59k of the true pairs the other rules miss.
 MAX_CAPPED_BLOCK = 20
+# the column of a capped rule's key: this prefix, then its columns joined by "__"
+BLOCK_KEY_PREFIX = "block_"
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class BlockingRule:
     @property
     def key(self) -> str | None:
         """The column a capped rule blocks on (see with_block_keys); None for the others."""
-        return None if self.max_block is None else "block_" + "__".join(self.columns)
+        return None if self.max_block is None else BLOCK_KEY_PREFIX + "__".join(self.columns)
 
 
 @dataclass(frozen=True)

@@ -73,18 +73,18 @@ def reusable(
         return None
     changed = changed_records(hashes, previous.records)
     log.info("incremental linkage: %d of %d records new or changed", changed.sum(), len(hashes))
-    # A kept pair's score moves a little with the term frequencies of its names and city as
-    # other records come and go; near the match threshold that would link what a full run
-    # keeps apart. Those pairs' records are scored again, as if changed.
-    unsettled = hashes["unique_id"].is_in(near_threshold(previous).implode())
-    log.info(
-        "incremental linkage: %d records rescored near the threshold", (unsettled & ~changed).sum()
-    )
-    changed = changed | unsettled
+    if changed.any() or _dropped(previous, hashes, changed).len() > 0:
+        # Records came, changed or went, so the term frequencies of names and city moved and
+        # with them a kept pair's score, a little; near the match threshold that would link
+        # what a full run keeps apart. Those pairs' records are scored again, as if changed.
+        unsettled = hashes["unique_id"].is_in(near_threshold(previous).implode())
+        log.info(
+            "incremental linkage: %d records rescored near the threshold",
+            (unsettled & ~changed).sum(),
+        )
+        changed = changed | unsettled
     # the records whose old pairs no longer hold: changed, near the threshold, or gone since
-    dropped = previous.records.join(
-        hashes.filter(~changed), on=["unique_id", "record_hash"], how="anti"
-    )["unique_id"]
+    dropped = _dropped(previous, hashes, changed)
     return Reuse(
         previous.model,
         previous.match_threshold,
@@ -96,7 +96,9 @@ def reusable(
 
 # How far from the match threshold (in match weight) a kept pair's score is trusted to stay on
 # its side: a term frequency moves a weight by log2 of the change in its count, so a bit is a
-# name or city twice (or half) as common as when the pair was scored.
+# name or city twice (or half) as common as when the pair was scored. A margin, not a bound:
+# a name going from one record to three, or a first name, surname and city all moving, can
+# move a weight further; a nightly delta rarely does.
 TF_DRIFT_BITS = 1.0
 
 
@@ -136,6 +138,12 @@ def changed_records(current: pl.DataFrame, previous: pl.DataFrame) -> pl.Series:
         known["record_hash_before"].is_null()
         | (known["record_hash"] != known["record_hash_before"])
     ).alias("changed")
+
+
+def _dropped(previous: PreviousLinkage, hashes: pl.DataFrame, changed: pl.Series) -> pl.Series:
+    """The previous run's records that are not here unchanged: changed, or gone."""
+    kept = hashes.filter(~changed)
+    return previous.records.join(kept, on=["unique_id", "record_hash"], how="anti")["unique_id"]
 
 
 def _without(pairs: pl.DataFrame, dropped: pl.Series) -> pl.DataFrame:

@@ -43,7 +43,7 @@ def train(
     linker = Linker(records, settings, log_level=logging.ERROR)
     deterministic = [block_on(*r.columns) for r in rules if r.columns in (("email",), ("phone",))]
     linker.training.estimate_probability_two_random_records_match(
-        deterministic or [block_on(*rules[0].columns)], recall=0.7
+        deterministic or splink_rules(rules[:1]), recall=0.7
     )
     linker.training.estimate_u_using_random_sampling(
         max_pairs=config.u_sample_pairs, seed=config.seed
@@ -87,34 +87,53 @@ def counted_u(model: dict, frame: pl.DataFrame, sampled_pairs: float) -> dict:
     none, Splink leaves u untrained and scores the level with its default weight (about 10
     instead of about 20), so an exact email match stops counting. The share of all pairs that
     agree exactly is a count of values, so it is computed instead. A level the sample never saw
-    gets u = 1 / `sampled_pairs`, the most that sample allows.
+    gets u = 1 / the pairs the sample compared on that field, the most that sample allows.
     """
     model = json.loads(json.dumps(model))
     for comparison in model["comparisons"]:
         levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
-        counted = _counted_levels(comparison, frame)
+        column = _single_column(comparison, frame)
+        unseen = 1.0 / _pairs_compared(frame, column, sampled_pairs)
+        counted = _counted_levels(levels, column, frame) if column else {}
+        rest = [lvl for lvl in levels if id(lvl) not in counted]
+        room = 1.0 - sum(counted.values())
+        if room < len(rest) * unseen:
+            # (nearly) every pair agrees, a field with one value: sampling's figures stand
+            counted, rest, room = {}, levels, 1.0
+        for level in rest:
+            if level.get("u_probability") is None:
+                level["u_probability"] = unseen
+        # the other levels share what the counted ones leave, as sampling's shares sum to one
+        total = sum(lvl["u_probability"] for lvl in rest)
+        for level in rest:
+            level["u_probability"] *= room / total
         for level in levels:
             if id(level) in counted:
                 level["u_probability"] = counted[id(level)]
-            elif level.get("u_probability") is None:
-                level["u_probability"] = 1.0 / sampled_pairs
-        # the sampled levels share what the counted ones leave, as sampling's shares sum to one
-        rest = [lvl for lvl in levels if id(lvl) not in counted]
-        room = 1.0 - sum(counted.values())
-        total = sum(lvl["u_probability"] for lvl in rest)
-        for level in rest:
-            level["u_probability"] *= room / total if total > 0 else 0.0
     return model
 
 
-def _counted_levels(comparison: dict, frame: pl.DataFrame) -> dict[int, float]:
-    """u per exact-match level (by id) that can be counted: the comparison is null exactly when
-    one side's column is, so its u is the share of pairs of non-null values that agree."""
+def _single_column(comparison: dict, frame: pl.DataFrame) -> str | None:
+    """The column a comparison is null on exactly when one side lacks it (None: several)."""
     levels = comparison["comparison_levels"]
     nulls = [_NULL.fullmatch(lvl["sql_condition"]) for lvl in levels if lvl.get("is_null_level")]
     if len(nulls) != 1 or nulls[0] is None or nulls[0].group(1) not in frame.columns:
-        return {}
-    column = nulls[0].group(1)
+        return None
+    return nulls[0].group(1)
+
+
+def _pairs_compared(frame: pl.DataFrame, column: str | None, sampled_pairs: float) -> float:
+    """About how many of the sampled pairs had `column` on both sides (all of them when the
+    comparison has several columns): sampling draws at most every pair there is."""
+    n = frame.height
+    drawn = min(sampled_pairs, n * (n - 1) / 2)
+    k = n if column is None else n - frame.get_column(column).null_count()
+    return max(drawn * (k * (k - 1)) / (n * (n - 1)) if n > 1 else 0.0, 1.0)
+
+
+def _counted_levels(levels: list[dict], column: str, frame: pl.DataFrame) -> dict[int, float]:
+    """u per exact-match level on `column` (by id): the share of pairs of its non-null values
+    that agree, as the comparison is null exactly when one side's value is."""
     counted = {}
     for level in levels:
         exact = _EXACT.fullmatch(level["sql_condition"])

@@ -59,6 +59,8 @@ def match_settings(config: SourcesConfig, choices: Mapping[str, Any]) -> dict:
             n: f.model_dump(mode="json") for n, f in config.linkage.match_fields.items()
         },
         "blocking_rules": [list(r) for r in choices.get("blocking_rules", [])],
+        # rules the run kept for rare values only: a lookup skips their larger groups too
+        "capped_blocking_rules": list(choices.get("capped_blocking_rules", [])),
         "match_threshold": choices["match_threshold"]["value"],
     }
 
@@ -78,15 +80,18 @@ class KeyIndex:
     columns: tuple[str, ...]
     hashes: np.ndarray
     rows: np.ndarray
+    max_group: int = MAX_KEY_GROUP  # a key shared by more records is too common to use
 
     @classmethod
-    def build(cls, records: pl.DataFrame, columns: Sequence[str]) -> KeyIndex:
+    def build(
+        cls, records: pl.DataFrame, columns: Sequence[str], max_group: int = MAX_KEY_GROUP
+    ) -> KeyIndex:
         keys = records.select(key_expression(columns)).to_series()
         present = keys.is_not_null().to_numpy()
         rows = np.flatnonzero(present)
         hashes = keys.filter(keys.is_not_null()).to_numpy()
         order = np.argsort(hashes, kind="stable")
-        return cls(tuple(columns), hashes[order], rows[order])
+        return cls(tuple(columns), hashes[order], rows[order], max_group)
 
     def rows_for(self, key: int | None) -> np.ndarray | None:
         """The rows whose key is `key` (the hash `key_expression` gives a record's columns);
@@ -131,7 +136,14 @@ class LookupIndex:
         }
         self.model = model
         self.records = records
-        self.rules = [KeyIndex.build(records, rule) for rule in settings["blocking_rules"]]
+        capped = {
+            tuple(r["columns"]): int(r["max_block"])
+            for r in settings.get("capped_blocking_rules", [])
+        }
+        self.rules = [
+            KeyIndex.build(records, rule, capped.get(tuple(rule), MAX_KEY_GROUP))
+            for rule in settings["blocking_rules"]
+        ]
         self.scorer = CompiledModel(model, records)
         self._con = duckdb.connect(config={"threads": "1"})
         self._lock = threading.Lock()
@@ -186,7 +198,7 @@ class LookupIndex:
             rows = rule.rows_for(key)
             if rows is None or len(rows) == 0:
                 continue
-            if len(rows) > MAX_KEY_GROUP:
+            if len(rows) > rule.max_group:
                 skipped.append(" & ".join(rule.columns))
                 continue
             found.append(rows)

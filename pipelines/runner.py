@@ -85,6 +85,8 @@ def run_pipeline(
     # the UI or the sensor start).
     config = load_sources(sources)
     read_decisions(decisions_file(config.base_dir, config.linkage.decisions))
+    if instance is None and (problem := dagster_home_problem(os.environ.get("DAGSTER_HOME"))):
+        return RunOutcome(False, NOT_STARTED, out_dir, None, [problem], [])
     key = (str(sources), str(out_dir))
     _JOBS[key] = build_definitions(Path(sources), Path(out_dir), config).resolve_job_def(BUILD_JOB)
     folder = out_dir.resolve()
@@ -130,6 +132,17 @@ def build_job(sources: str, out_dir: str) -> JobDefinition:
     """The build job for one sources file and output folder (what execute_job reconstructs)."""
     job = _JOBS.get((sources, out_dir))
     return job or build_definitions(Path(sources), Path(out_dir)).resolve_job_def(BUILD_JOB)
+
+
+def dagster_home_problem(home: str | None) -> str | None:
+    """Why DAGSTER_HOME cannot hold this run's history, or None when it can (or is unset)."""
+    # Dagster's own message for this is a traceback from deep inside the run's set-up.
+    if home and not Path(home).is_dir():
+        return (
+            f"DAGSTER_HOME={home} is not a directory: create it (`mkdir -p {home}`) or unset "
+            "DAGSTER_HOME to run without a kept run history"
+        )
+    return None
 
 
 @contextmanager

@@ -120,3 +120,16 @@ def test_an_output_folder_that_cannot_be_created_is_refused_with_a_message(publi
     assert not outcome.success
     (message,) = outcome.failures
     assert "cannot create output folder" in message and "Traceback" not in message
+
+
+def test_a_dagster_home_that_is_not_a_directory_is_refused_with_a_message(
+    published, tmp_path, monkeypatch
+):
+    sources, _ = published
+    home = tmp_path / "no-such-home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    outcome = run_pipeline(sources, tmp_path / "out")
+    assert not outcome.success
+    (message,) = outcome.failures
+    assert f"DAGSTER_HOME={home} is not a directory" in message and "mkdir -p" in message
+    assert not home.exists() and not (tmp_path / "out").exists()

@@ -103,6 +103,9 @@ def test_a_steward_decides_through_the_page_and_the_next_runs_honour_it(
             same = person[left] == person[right]
             page.fill("input[name=note]", f"checked <b>{left}</b>")
             page.click(f"button[value={'match' if same else 'no_match'}]")
+            # the click returns once the form is sent, maybe before the answer has loaded;
+            # count() does not wait, so wait for the message first (the page had none)
+            page.locator("p.msg").first.wait_for()
             assert page.locator("p.msg").count() == 1, page.content()[-1500:]
             assert "Recorded:" in page.locator("p.msg").inner_text()
             pairs.append((left, right, same))

@@ -73,18 +73,21 @@ def reusable(
         return None
     changed = changed_records(hashes, previous.records)
     log.info("incremental linkage: %d of %d records new or changed", changed.sum(), len(hashes))
-    if changed.any() or _dropped(previous, hashes, changed).len() > 0:
+    # the records whose old pairs no longer hold: changed, or gone since
+    dropped = _dropped(previous, hashes, changed)
+    if changed.any() or dropped.len() > 0:
         # Records came, changed or went, so the term frequencies of names and city moved and
         # with them a kept pair's score, a little; near the match threshold that would link
         # what a full run keeps apart. Those pairs' records are scored again, as if changed.
-        unsettled = hashes["unique_id"].is_in(near_threshold(previous).implode())
+        near = near_threshold(previous)
+        unsettled = hashes["unique_id"].is_in(near.implode())
         log.info(
             "incremental linkage: %d records rescored near the threshold",
             (unsettled & ~changed).sum(),
         )
         changed = changed | unsettled
-    # the records whose old pairs no longer hold: changed, near the threshold, or gone since
-    dropped = _dropped(previous, hashes, changed)
+        # their old pairs go too (every record of a previous pair was a previous record)
+        dropped = pl.concat([dropped, near.rename(dropped.name)]).unique()
     return Reuse(
         previous.model,
         previous.match_threshold,

@@ -49,6 +49,7 @@ def csv_for_people(
     """
     phone_columns = [s for s in frame.get_columns() if s.name in phones and s.dtype == pl.String]
     readable = _readable_phones(phone_columns)
+    phone_names = {s.name for s in phone_columns}
     flat = pl.DataFrame(
         [
             _joined(s)
@@ -56,7 +57,7 @@ def csv_for_people(
             else s.alias("cell")
             .replace_strict(readable, default=None, return_dtype=pl.String)
             .alias(s.name)
-            if s.name in phones and s.dtype == pl.String
+            if s.name in phone_names
             else s
             for s in frame.get_columns()
         ]

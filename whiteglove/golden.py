@@ -75,6 +75,9 @@ _DATED = "__dated"  # when the record's values were last known true: updated_at 
 _MAX_AGE = "__max_age"  # days a record's values may lag the customer's newest before they lose
 _BIT = "__bit"  # one bit per source
 _HALF_LIFE = "__half_life"  # recent_agreement: days after which a source's vote counts half
+# The customer as an integer, 0 = the first golden id in sort order: grouping and windows by
+# it hash an integer, not the text of an id (survivorship of a million records: 26 s -> 15 s)
+_CUSTOMER = "__customer"
 PICK_RULES = frozenset(get_args(PickRule))
 # Lineage columns that say how sure a pick rule is of its value (null for aggregates).
 CONFIDENCE_COLUMNS = ["agreeing_sources", "value_dated_at", "runner_up", "low_confidence"]
@@ -141,6 +144,7 @@ def survive(
     stride = n + 2  # larger than any rank or position, so rank * stride + position sorts both
     source_bits, source_names = _source_bits(records)
     frame = records.with_columns(
+        (pl.col("golden_id").rank("dense").cast(pl.Int64) - 1).alias(_CUSTOMER),
         _tie_break_position(records).alias(_ROW),
         source_bits.alias(_BIT),
         _dated(records, sources or []).alias(_DATED),
@@ -185,8 +189,9 @@ def survive(
             finish.append(pl.when(key.is_not_null()).then(pl.col(f"__v{i}")).alias(f"__v{i}"))
     grouped = (
         frame.with_columns(*extra)
-        .group_by("golden_id")
+        .group_by(_CUSTOMER)
         .agg(
+            pl.col("golden_id").first(),
             *aggs,
             pl.col(_RECENT).min(),
             pl.len().alias("record_count"),
@@ -197,7 +202,7 @@ def survive(
             *[(pl.col(f"__k{i}") % stride).alias(f"__w{i}") for i in range(len(plans))],
             (pl.col(_RECENT) % stride).alias("__w_updated"),
         )
-        .sort("golden_id")
+        .sort(_CUSTOMER)
     )
     # winners are tie-break positions; this maps them back to rows of `records`
     row_of = frame[_ROW].arg_sort()
@@ -218,7 +223,7 @@ def survive(
         values[plan.name] = value.alias(plan.name)
         lineage.append((plan.name, value, winner, plan.rule.rule))
         if i in picks:
-            confidence[plan.name] = _confidence(frame, plan, i, ids)
+            confidence[plan.name] = _confidence(frame, plan, i, grouped[_CUSTOMER])
 
     names = pl.DataFrame([values["first_name"], values["last_name"]])
     values["full_name"] = names.select(
@@ -431,7 +436,7 @@ def _key(plan: _Plan, schema: pl.Schema, n: int, stride: int) -> pl.Expr:
         case "latest":
             key = _rank(pl.col(rule.by or "updated_at"), True, n) * stride + row
         case "most_frequent":
-            votes = eligible.cast(pl.Int64).sum().over("golden_id", plan.read)
+            votes = eligible.cast(pl.Int64).sum().over(_CUSTOMER, plan.read)
             key = (n - votes) * stride + row
         case "most_complete":
             key = pl.col(_INCOMPLETE) * stride + row
@@ -456,7 +461,7 @@ def _staleness(plan: _Plan, schema: pl.Schema) -> pl.Expr:
     predicate is evaluated group by group (3.4 s a column at 200,000 records, against 0.05)."""
     eligible = _in_scope(plan.rule) & _present(pl.col(plan.read), schema[plan.read])
     dated = pl.col(_DATED)
-    newest = pl.when(eligible).then(dated).max().over("golden_id")
+    newest = pl.when(eligible).then(dated).max().over(_CUSTOMER)
     return (
         pl.when(newest.is_null())
         .then(False)
@@ -488,7 +493,7 @@ def _fresh_vote(plan: _Plan, schema: pl.Schema) -> pl.Expr:
     value for the column; 0 when undated while another is dated, 1 when none is dated."""
     eligible = _in_scope(plan.rule) & _present(pl.col(plan.read), schema[plan.read])
     dated = pl.col(_DATED)
-    newest = pl.when(eligible).then(dated).max().over("golden_id")
+    newest = pl.when(eligible).then(dated).max().over(_CUSTOMER)
     lag_days = (newest - dated).dt.total_seconds() / 86_400
     vote = (
         pl.when(newest.is_null())
@@ -504,7 +509,7 @@ def _source_vote(plan: _Plan, schema: pl.Schema) -> pl.Expr:
     """Per record: its source's freshest vote for its value, shared evenly among the source's
     records of that value, so a source votes once however often it repeats the value."""
     vote = pl.col(_fresh_column(plan))
-    by_source = ["golden_id", plan.read, "source"]
+    by_source = [_CUSTOMER, plan.read, "source"]
     share = vote.max().over(by_source) / vote.count().over(by_source)
     return pl.when(vote.is_not_null()).then(share).alias(_fresh_column(plan))
 
@@ -513,14 +518,14 @@ def _value_votes(plan: _Plan, schema: pl.Schema) -> pl.Expr:
     """Per record: the votes for its value, summed over the sources holding it; rounded, so
     the same records give the same sums (and ties) whatever their order."""
     share = pl.col(_fresh_column(plan))
-    total = share.sum().over("golden_id", plan.read).round(9)
+    total = share.sum().over(_CUSTOMER, plan.read).round(9)
     return pl.when(share.is_not_null()).then(total).alias(_fresh_column(plan))
 
 
 def _votes(eligible: pl.Expr, read: str) -> pl.Expr:
     """Per record: how many distinct sources hold its value among the eligible records of its
     customer (0 when it is not eligible)."""
-    bits = pl.when(eligible).then(pl.col(_BIT)).bitwise_or().over("golden_id", read)
+    bits = pl.when(eligible).then(pl.col(_BIT)).bitwise_or().over(_CUSTOMER, read)
     return bits.bitwise_count_ones().cast(pl.Int64).fill_null(0)
 
 
@@ -555,8 +560,10 @@ def _max_age(golden: GoldenConfig, sources: list[SourceConfig]) -> pl.Expr:
     )
 
 
-def _confidence(frame: pl.DataFrame, plan: _Plan, i: int, ids: pl.Series) -> dict[str, pl.Series]:
-    """CONFIDENCE_COLUMNS for one pick rule's column, one value per golden customer of `ids`.
+def _confidence(
+    frame: pl.DataFrame, plan: _Plan, i: int, customers: pl.Series
+) -> dict[str, pl.Series]:
+    """CONFIDENCE_COLUMNS for one pick rule's column, one value per customer of `customers`.
 
     Each distinct value of a customer's eligible records is one candidate, with the sources
     that hold it, its newest date and its best preference key: the winner has the best key,
@@ -565,34 +572,36 @@ def _confidence(frame: pl.DataFrame, plan: _Plan, i: int, ids: pl.Series) -> dic
     """
     key = f"__k{i}"
     candidates = (
-        frame.filter(pl.col(key).is_not_null())
-        .group_by("golden_id", plan.read)
+        # only the columns read here: filtering every record column cost most of the time
+        frame.select(_CUSTOMER, plan.read, _BIT, _DATED, key)
+        .filter(pl.col(key).is_not_null())
+        .group_by(_CUSTOMER, plan.read)
         .agg(
             pl.col(_BIT).bitwise_or().bitwise_count_ones().cast(pl.Int32).alias("agree"),
             pl.col(_DATED).max().alias("dated"),
             pl.col(key).min().alias("best"),
         )
-        .sort("golden_id", "best")
+        .sort(_CUSTOMER, "best")
     )
-    first = candidates["golden_id"].is_first_distinct()
+    first = candidates[_CUSTOMER].is_first_distinct()
     winners = candidates.filter(first)
     others = candidates.filter(~first)
-    runners = others.filter(others["golden_id"].is_first_distinct())
+    runners = others.filter(others[_CUSTOMER].is_first_distinct())
     table = (
-        pl.DataFrame({"golden_id": ids})
+        customers.to_frame()
         .join(
-            winners.select("golden_id", "agree", "dated"),
-            on="golden_id",
+            winners.select(_CUSTOMER, "agree", "dated"),
+            on=_CUSTOMER,
             how="left",
             maintain_order="left",
         )
         .join(
             runners.select(
-                "golden_id",
+                _CUSTOMER,
                 pl.col(plan.read).cast(pl.String).alias("runner_up"),
                 pl.col("agree").alias("against"),
             ),
-            on="golden_id",
+            on=_CUSTOMER,
             how="left",
             maintain_order="left",
         )

@@ -24,9 +24,14 @@ from dagster import (
 
 from assets.metadata import table_metadata
 from assets.resources import INCREMENTAL_TAG, PreviousPublicationResource, RunSettings
-from whiteglove.clustering import cluster_records
+from whiteglove.clustering import cluster_records, link_graph
 from whiteglove.decisions import Resolved, constraints, decisions_file, read_decisions, resolve
-from whiteglove.evaluation import cluster_metrics, load_labels, pairwise_scores
+from whiteglove.evaluation import (
+    cluster_metrics,
+    load_labels,
+    pairwise_scores,
+    precision_recall_curve,
+)
 from whiteglove.incremental import (
     linkage_key,
     linkage_stage_version,
@@ -380,19 +385,14 @@ def linkage_accuracy(
     file = sources.resolve(config.labels.file) if config.labels.file else None
     truth = load_labels(customer_records, config.labels.entity, file)
     scores = pairwise_scores(clusters.rename({"cluster_id": "cluster"}), truth)
-    strong = strong_fields(linkage_choices)
-    curve = []
-    for threshold in CURVE_THRESHOLDS:
-        at = cluster_records(
-            customer_records,
-            match_pairs,
-            threshold,
-            config.max_cluster_size,
-            strong=strong,
-            one_per_customer=tuple(config.one_record_per_customer),
-        )
-        point = pairwise_scores(at.clusters.rename({"cluster_id": "cluster"}), truth)
-        curve.append({"threshold": threshold, "precision": point.precision, "recall": point.recall})
+    graph = link_graph(
+        customer_records,
+        match_pairs,
+        config.max_cluster_size,
+        strong=strong_fields(linkage_choices),
+        one_per_customer=tuple(config.one_record_per_customer),
+    )
+    curve = precision_recall_curve(graph, truth, CURVE_THRESHOLDS)
     accuracy = {
         "labels": str(file) if file else f"attribute {config.labels.entity}",
         "threshold": linkage_choices["match_threshold"]["value"],

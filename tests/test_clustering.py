@@ -3,12 +3,14 @@
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from tests.frames import pairs
-from whiteglove.clustering import cluster_records
+from whiteglove.clustering import cluster_records, link_graph
 from whiteglove.decisions import DecisionsError, read_decisions
+from whiteglove.evaluation import pairwise_scores, precision_recall_curve
 from whiteglove.review import review_queue, top_reasons
 
 
@@ -107,6 +109,61 @@ def test_oversize_clusters_are_split_at_their_weakest_links():
         sizes = result.clusters.group_by("cluster_id").len()["len"]
         assert sizes.max() <= 5 and sizes.sum() == 30
         assert result.split == 1
+
+
+def test_the_precision_recall_curve_clusters_with_the_guards_at_each_threshold():
+    # a-b and c-d are two people; b-c (0.8) is a namesake link the birth dates cut
+    recs = records(
+        ("a", date(1980, 1, 2)),
+        ("b", None),
+        ("c", date(1975, 6, 7)),
+        ("d", date(1975, 6, 7)),
+    )
+    links = pairs(("a", "b", 0.999), ("b", "c", 0.8), ("c", "d", 0.9999))
+    truth = pl.DataFrame({"record_key": ["a", "b", "c", "d"], "entity": ["1", "1", "2", "2"]})
+    curve = precision_recall_curve(link_graph(recs, links, 50), truth, (0.5, 0.9995))
+    # at 0.5 the guard splits the chain (a plain component would score precision 1/3)
+    assert curve == [
+        {"threshold": 0.5, "precision": 1.0, "recall": 1.0},
+        {"threshold": 0.9995, "precision": 1.0, "recall": 0.5},
+    ]
+
+
+def test_the_curve_scores_what_cluster_records_gives_at_each_threshold():
+    rng = np.random.default_rng(7)
+    n = 400
+    entity = rng.integers(0, 120, n)
+    born = [date(1950 + int(e) % 40, 1 + int(e) % 12, 1 + int(e) % 28) for e in entity]
+    # a few birth dates wrong, some missing, so guards split some clusters
+    dates = [
+        None if rng.random() < 0.2 else (date(1999, 9, 9) if rng.random() < 0.1 else d)
+        for d in born
+    ]
+    keys = [f"r{i:03d}" for i in range(n)]
+    recs = pl.DataFrame(
+        {"record_key": keys, "date_of_birth": dates},
+        schema={"record_key": pl.String, "date_of_birth": pl.Date},
+    )
+    left, right = rng.integers(0, n, 3000), rng.integers(0, n, 3000)
+    same = entity[left] == entity[right]
+    prob = np.where(same, rng.beta(5, 1, 3000), rng.beta(1, 5, 3000))
+    rows = [
+        (keys[a], keys[b], float(p)) for a, b, p in zip(left, right, prob, strict=True) if a != b
+    ]
+    links = pairs(*rows)
+    # labels for some records only, not a prefix of them in key order
+    truth = pl.DataFrame({"record_key": keys[1::3], "entity": [str(e) for e in entity[1::3]]})
+    thresholds = (0.2, 0.5, 0.8, 0.95)
+    curve = precision_recall_curve(link_graph(recs, links, 8), truth, thresholds)
+    expected, split = [], []
+    for t in thresholds:
+        at = cluster_records(recs, links, t, max_cluster_size=8)
+        split.append(at.split)
+        point = pairwise_scores(at.clusters.rename({"cluster_id": "cluster"}), truth)
+        expected.append({"threshold": t, "precision": point.precision, "recall": point.recall})
+    assert curve == expected
+    assert split[0] > split[-1]  # the guards rebuild clusters, more at a low threshold
+    assert len({(p["precision"], p["recall"]) for p in curve}) == len(thresholds)
 
 
 def test_decisions_force_and_forbid_links():

@@ -55,6 +55,33 @@ def cluster_records(
     one value of (birth date, national id); two values more than a typo apart make a
     cluster implausible. `one_per_customer`: sources with at most one record per customer.
     """
+    graph = link_graph(records, pairs, max_cluster_size, decisions, strong, one_per_customer)
+    return clusters_at(graph, threshold)
+
+
+@dataclass(frozen=True)
+class LinkGraph:
+    """Records as numbered nodes and scored pairs as edges, steward decisions applied: what
+    every clustering of one run's pairs starts from, whatever the threshold. Preparing it
+    joins every pair to its records by key (about a second at a million records), so a
+    precision-recall curve prepares it once and clusters it at each threshold."""
+
+    keys: pl.DataFrame  # record_key, the strong columns, source; node i is row i
+    edges: pl.DataFrame  # a, b (nodes), p (match probability), forced
+    limits: _Limits
+    forced: int = 0
+    forbidden: int = 0
+
+
+def link_graph(
+    records: pl.DataFrame,
+    pairs: pl.DataFrame,
+    max_cluster_size: int,
+    decisions: Constraints | pl.DataFrame | None = None,
+    strong: tuple[str, ...] = ("date_of_birth",),
+    one_per_customer: tuple[str, ...] = (),
+) -> LinkGraph:
+    """The graph `cluster_records` clusters (its arguments are the same, but the threshold)."""
     if isinstance(decisions, pl.DataFrame):
         decisions = constraints(pair_frame_decisions(decisions))
     source = pl.col("source") if one_per_customer else pl.lit(None, pl.String).alias("source")
@@ -67,8 +94,13 @@ def cluster_records(
         edges, forced, forbidden = _apply_decisions(edges, decisions, index)
         apart = _apart_tokens(decisions, index)
     limits = _Limits(max_cluster_size, strong, frozenset(one_per_customer), apart)
+    return LinkGraph(keys, edges, limits, forced, forbidden)
 
-    linked = edges.filter(pl.col("p") >= threshold)
+
+def clusters_at(graph: LinkGraph, threshold: float) -> Clustering:
+    """The graph's clusters from its edges at or above `threshold`, implausible ones rebuilt."""
+    keys, limits = graph.keys, graph.limits
+    linked = graph.edges.filter(pl.col("p") >= threshold)
     labels = _components(keys.height, linked)
     bad = _implausible(keys, labels, limits)
     split = int(bad.size)
@@ -78,7 +110,7 @@ def cluster_records(
     sizes = np.bincount(labels)
     remaining = sorted((int(sizes[b]) for b in bad), reverse=True)
     clusters = keys.select("record_key").with_columns(pl.Series("cluster_id", labels))
-    return Clustering(clusters, split, remaining, forced, forbidden)
+    return Clustering(clusters, split, remaining, graph.forced, graph.forbidden)
 
 
 @dataclass(frozen=True)
@@ -206,6 +238,9 @@ def _one_typo_apart(a: str, b: str) -> bool:
 class _Group:
     """A growing cluster during a rebuild: its size and what it already holds."""
 
+    # a rebuild makes one per record of every implausible cluster (250,000 at a low threshold)
+    __slots__ = ("apart", "single", "size", "values")
+
     def __init__(
         self, values: list[str | None], source: str, limits: _Limits, apart: frozenset = frozenset()
     ) -> None:
@@ -254,8 +289,10 @@ def _rebuild(
         else [()] * len(members)
     )
     groups = {
-        int(m): _Group(list(v), source, limits, limits.apart.get(int(m), frozenset()))
-        for m, v, source in zip(members, strong_values, member_keys["source"], strict=True)
+        m: _Group(list(v), source, limits, limits.apart.get(m, frozenset()))
+        for m, v, source in zip(
+            members.tolist(), strong_values, member_keys["source"].to_list(), strict=True
+        )
     }
     parent = {m: m for m in groups}
 

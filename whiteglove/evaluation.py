@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
+
+from whiteglove.clustering import LinkGraph, clusters_at
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ def pairwise_scores(predicted: pl.DataFrame, truth: pl.DataFrame) -> PairwiseSco
     joined = predicted.select("record_key", "cluster").join(
         truth.select("record_key", "entity"), on="record_key", how="inner"
     )
+    return _scores(joined)
+
+
+def _scores(joined: pl.DataFrame) -> PairwiseScores:
+    """Pairwise scores of the records in `joined` (cluster, entity)."""
     count = pl.len().cast(pl.Int64)
     tp = joined.group_by("cluster", "entity").agg(count.alias("n")).select(_pairs(pl.col("n")))
     pp = joined.group_by("cluster").agg(count.alias("n")).select(_pairs(pl.col("n")))
@@ -52,6 +60,30 @@ def pairwise_scores(predicted: pl.DataFrame, truth: pl.DataFrame) -> PairwiseSco
         recall=recall,
         f1=f1,
     )
+
+
+def precision_recall_curve(
+    graph: LinkGraph, truth: pl.DataFrame, thresholds: Iterable[float]
+) -> list[dict[str, float]]:
+    """Pairwise precision and recall of the graph clustered at each threshold (guards and
+    all, as the run clusters), against `truth` (record_key, entity).
+
+    The graph is prepared once and the truth matched to its records once, as integer codes:
+    each threshold then costs its clustering and three integer group-bys.
+    """
+    labelled = (
+        graph.keys.select("record_key")
+        .with_row_index("node")
+        .join(truth.select("record_key", "entity"), on="record_key", how="inner")
+        .select("node", pl.col("entity").cast(pl.Categorical).to_physical())
+    )
+    curve = []
+    for threshold in thresholds:
+        clusters = clusters_at(graph, threshold).clusters.get_column("cluster_id")
+        joined = labelled.select(clusters.gather(labelled["node"]).alias("cluster"), "entity")
+        point = _scores(joined)
+        curve.append({"threshold": threshold, "precision": point.precision, "recall": point.recall})
+    return curve
 
 
 class LabelsError(ValueError):

@@ -75,7 +75,7 @@ def precision_recall_curve(
         graph.keys.select("record_key")
         .with_row_index("node")
         .join(truth.select("record_key", "entity"), on="record_key", how="inner")
-        .select("node", pl.col("entity").cast(pl.Categorical).to_physical())
+        .select("node", pl.col("entity").rank("dense"))
     )
     curve = []
     for threshold in thresholds:

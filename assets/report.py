@@ -134,6 +134,7 @@ def linkage_report(
     linkage_choices: dict,
     linkage_model: dict,
     customer_records: pl.DataFrame,
+    match_records: pl.DataFrame,
     steward_decisions: dict,
 ) -> Output[Documents]:
     from whiteglove.reports import linkage_report as render
@@ -142,8 +143,14 @@ def linkage_report(
 
     review = review_queue.height
     accuracy = linkage_accuracy if linkage_accuracy.get("labels") else None
+    # the records as the model compared them, already computed by match_records
     examples = example_pairs(
-        match_pairs, customer_records, linkage_model, linkage_choices, settings.config.linkage
+        match_pairs,
+        customer_records,
+        match_records,
+        linkage_model,
+        linkage_choices,
+        settings.config.linkage,
     )
     html, metrics = render(
         match_pairs=match_pairs,

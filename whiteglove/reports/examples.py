@@ -177,26 +177,17 @@ def waterfall(row: Mapping[str, Any], model: Mapping[str, Any]) -> dict:
 # ------------------------------------------------------------------------- scoring, records
 
 
-def score_examples(
-    records: pl.DataFrame, model: dict, keys: pl.DataFrame, config: LinkageConfig
+def score_match_frame(
+    frame: pl.DataFrame, model: dict, keys: pl.DataFrame, config: LinkageConfig
 ) -> pl.DataFrame:
     """The pairs of `keys` (unique_id_l, unique_id_r) scored again by `model` on DuckDB,
     with Splink's intermediate columns (gamma_, mw_, mw_tf_adj_ per comparison).
 
-    Term frequencies come from all of `records`, as when the run scored its pairs; only the
+    `frame` holds every record in the model's columns (`match_frame`; a run's match_records):
+    term frequencies come from all of them, as when the run scored its pairs; only the
     records of the pairs are compared (every left one with every right one: a hundred pairs
     for ten examples).
     """
-    from whiteglove.linkage.model import match_frame
-
-    return score_match_frame(match_frame(records, config.match_fields), model, keys, config)
-
-
-def score_match_frame(
-    frame: pl.DataFrame, model: dict, keys: pl.DataFrame, config: LinkageConfig
-) -> pl.DataFrame:
-    """`score_examples` over records already in the model's columns (`match_frame`: what
-    a run publishes as match_records)."""
     from splink import DuckDBAPI, Linker
 
     from whiteglove.linkage.backends import duckdb_connection
@@ -257,6 +248,7 @@ def masked_records(records: pl.DataFrame, keys: Sequence[str], fields: Sequence[
 def example_pairs(
     match_pairs: pl.DataFrame,
     records: pl.DataFrame,
+    compared: pl.DataFrame,
     model: dict,
     choices: dict,
     config: LinkageConfig,
@@ -264,13 +256,16 @@ def example_pairs(
 ) -> list[dict]:
     """The report's examples: per band (`weight_bands` of the run's thresholds), its edges,
     how many scored pairs it holds, and up to `per_band` pairs, each with both records side
-    by side, comparison by comparison (masked), and the waterfall of its match weight."""
+    by side, comparison by comparison (masked), and the waterfall of its match weight.
+
+    `records` are the customer records as shown (masked); `compared` the same records in the
+    model's columns (the run's match_records), which score the pairs again."""
     match_threshold = choices["match_threshold"]["value"]
     review_threshold = choices["review_threshold"]
     bands = weight_bands(match_threshold, review_threshold)
     picked = pick_examples(match_pairs, bands, per_band)
     keys = pl.concat([picked[b.key] for b in bands]).select("unique_id_l", "unique_id_r")
-    scored = score_examples(records, model, keys, config)
+    scored = score_match_frame(compared, model, keys, config)
     by_pair = {(r["unique_id_l"], r["unique_id_r"]): r for r in scored.iter_rows(named=True)}
     fields = compared_fields(model, records.columns)
     shown = masked_records(

@@ -112,6 +112,14 @@ CLUSTER_TAIL_CHECK = AssetCheckSpec(
                 "pairs below linkage.keep_pairs_above are not kept."
             ),
         ),
+        "compared_records": AssetOut(
+            code_version=linkage_stage_version(),
+            kinds={"polars"},
+            description=(
+                "Every record as the model compared it: names folded, e-mail split, block keys "
+                "of the rules kept for rare values. match_records adds each one's golden id."
+            ),
+        ),
         "review_queue": AssetOut(
             code_version=linkage_stage_version(),
             kinds={"polars"},
@@ -188,6 +196,12 @@ def linkage(
             records_rescored=result.records_rescored,
             pairs_at_or_above_match_threshold=matched,
         ),
+    )
+    # no preview: every column is a person's data in another form
+    yield Output(
+        result.compared,
+        output_name="compared_records",
+        metadata={"dagster/row_count": result.compared.height},
     )
     queue = review_queue(result.review, customer_records, list(config.match_fields))
     yield Output(

@@ -4,8 +4,6 @@ import polars as pl
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from assets.resources import RunSettings
-from whiteglove.linkage.blocking import capped_rules, with_block_keys
-from whiteglove.linkage.model import match_frame
 from whiteglove.lookup import match_records as records_with_golden_ids
 from whiteglove.lookup import match_settings
 
@@ -23,17 +21,13 @@ from whiteglove.lookup import match_settings
 def match_records(
     context: AssetExecutionContext,
     settings: RunSettings,
-    customer_records: pl.DataFrame,
+    compared_records: pl.DataFrame,
     customer_xref: pl.DataFrame,
     linkage_choices: dict,
 ) -> Output[pl.DataFrame]:
-    config = settings.config
     # with the keys of the rules kept for rare values, so explain sees the blocks linkage saw
-    frame = with_block_keys(
-        match_frame(customer_records, config.linkage.match_fields), capped_rules(linkage_choices)
-    )
-    records = records_with_golden_ids(frame, customer_xref)
-    lookup = match_settings(config, linkage_choices)
+    records = records_with_golden_ids(compared_records, customer_xref)
+    lookup = match_settings(settings.config, linkage_choices)
     context.log.info(f"{records.height:,} records indexed for lookups")
     # no preview: every column but the golden id is a person's data in another form
     return Output(

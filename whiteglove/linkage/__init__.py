@@ -104,14 +104,16 @@ def link(
         comparisons = build_comparisons(present, declared)
         blocking = plan_blocking(con, frame, present, config)
         # a record whose rare name becomes common (or back) is rescored like a changed one
-        frame = with_block_keys(frame, blocking.rules)
+        frame = compared = with_block_keys(frame, blocking.rules)
         hashes = record_hashes(frame)
         design = linkage_design(blocking.rules, present)
         reuse = reusable(previous, design, hashes, model_path, declared)
         kept = kept_threshold(reuse.match_threshold, config) if reuse is not None else None
         if reuse is not None and reuse.nothing_changed:
             scored = (reuse.pairs, reuse.review, kept)
-            return _result(blocking, hashes, design, reuse.model, "incremental", scored, 0)
+            return _result(
+                blocking, compared, hashes, design, reuse.model, "incremental", scored, 0
+            )
         if reuse is not None:
             frame = frame.with_columns(reuse.changed.alias("changed_record"))
         backend = open_backend(config, con, frame)
@@ -128,13 +130,14 @@ def link(
         pairs, review, threshold = score(backend, model, rules, config, kept)
         if reuse is None:
             scored = (pairs, review, threshold)
-            return _result(blocking, hashes, design, model, mode, scored, len(hashes))
+            return _result(blocking, compared, hashes, design, model, mode, scored, len(hashes))
         scored = (*reuse.merged(pairs, review), threshold)
-        return _result(blocking, hashes, design, model, mode, scored, reuse.rescored)
+        return _result(blocking, compared, hashes, design, model, mode, scored, reuse.rescored)
 
 
 def _result(
     blocking: BlockingPlan,
+    compared: pl.DataFrame,
     hashes: pl.DataFrame,
     design: list[str],
     model: dict,
@@ -150,6 +153,7 @@ def _result(
         review=review,
         left_out_rules=blocking.left_out,
         records=hashes,
+        compared=compared,
         design=design,
         mode=mode,
         records_rescored=rescored,

@@ -17,6 +17,9 @@ class LinkageResult:
     review: pl.DataFrame  # pairs between the review and match thresholds, with reasons
     left_out_rules: dict[str, int]  # derived blocking rules too costly at this size
     records: pl.DataFrame  # unique_id, record_hash: what each record looked like when linked
+    # unique_id and the columns the model compares (block keys included): every record as linkage
+    # saw it, what match_records and the report's examples read instead of folding them again
+    compared: pl.DataFrame
     design: list[str]  # blocking rules and compared fields: what decides which pairs exist
     mode: str  # "trained", "loaded" (linkage.model) or "incremental"
     records_rescored: int  # records whose pairs were scored in this run

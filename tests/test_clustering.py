@@ -25,15 +25,20 @@ def together(result, a: str, b: str) -> bool:
     return ids[a] == ids[b]
 
 
-def test_a_weak_link_between_two_birth_dates_is_cut():
-    # a and b are one person, c and d another; one namesake link (0.8) chains them
+def chained_namesakes() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """a and b are one person, c and d another; one namesake link (0.8) chains them, and their
+    birth dates say they are two."""
     recs = records(
         ("a", date(1980, 1, 2)),
         ("b", None),
         ("c", date(1975, 6, 7)),
         ("d", date(1975, 6, 7)),
     )
-    links = pairs(("a", "b", 0.999), ("b", "c", 0.8), ("c", "d", 0.9999))
+    return recs, pairs(("a", "b", 0.999), ("b", "c", 0.8), ("c", "d", 0.9999))
+
+
+def test_a_weak_link_between_two_birth_dates_is_cut():
+    recs, links = chained_namesakes()
     result = cluster_records(recs, links, 0.7, max_cluster_size=50)
     assert together(result, "a", "b") and together(result, "c", "d")
     assert not together(result, "b", "c")
@@ -112,14 +117,7 @@ def test_oversize_clusters_are_split_at_their_weakest_links():
 
 
 def test_the_precision_recall_curve_clusters_with_the_guards_at_each_threshold():
-    # a-b and c-d are two people; b-c (0.8) is a namesake link the birth dates cut
-    recs = records(
-        ("a", date(1980, 1, 2)),
-        ("b", None),
-        ("c", date(1975, 6, 7)),
-        ("d", date(1975, 6, 7)),
-    )
-    links = pairs(("a", "b", 0.999), ("b", "c", 0.8), ("c", "d", 0.9999))
+    recs, links = chained_namesakes()
     truth = pl.DataFrame({"record_key": ["a", "b", "c", "d"], "entity": ["1", "1", "2", "2"]})
     curve = precision_recall_curve(link_graph(recs, links, 50), truth, (0.5, 0.9995))
     # at 0.5 the guard splits the chain (a plain component would score precision 1/3)

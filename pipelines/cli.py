@@ -121,6 +121,12 @@ def format_summary(summary: dict, out_dir: Path) -> str:
         f"({linkage.get('review_queue_pairs', 0)} pairs wait for a steward's decision)",
     ]
     lines += _contract_lines(summary.get("contract"))
+    for w in summary.get("warnings", {}).get("quarantined_sources", []):
+        lines.append(
+            f"warning: {w['source']}: {w['quarantined']} of {w['rows_read']} rows "
+            f"({w['share']:.0%}) quarantined, most for: {w['top_reason']} "
+            f"({w['top_reason_rows']} rows); see quarantine.parquet"
+        )
     for w in summary.get("warnings", {}).get("nulled_fields", []):
         lines.append(
             f"warning: {w['source']}.{w['field']}: {w['share']:.0%} of the values given were "

@@ -249,6 +249,41 @@ def test_unnamed_columns_from_trailing_delimiters_do_not_collide(tmp_path):
     assert {"column_4", "column_5"} <= set(raw.columns)
 
 
+def test_a_trailing_delimiter_on_the_data_rows_or_the_header_alone_loses_no_row(tmp_path):
+    # many exports end every data row with a delimiter and not the header, or the other way
+    rows = extract(tmp_path, "id,email,name\r\n1,a@example.com,Ana,\r\n2,b@example.com,Bea,\r\n")
+    assert rows["name"].to_list() == ["Ana", "Bea"] and rows["_parse_error"].null_count() == 2
+    header = extract(tmp_path, "id,email,name,\n1,a@example.com,Ana\n2,b@example.com,Bea,\n")
+    assert header["name"].to_list() == ["Ana", "Bea"] and header["_parse_error"].null_count() == 2
+    assert header["column_4"].to_list() == ["", ""]
+    # a delimiter too many that holds a value is still a row of the wrong shape
+    extra = extract(tmp_path, "id,email,name\n1,a@example.com,Ana,x\n")
+    assert extra["_parse_error"].to_list() == ["wrong number of fields: 4, header has 3"]
+
+
+def test_a_source_whose_every_row_is_quarantined_is_named_and_the_run_still_reports(tmp_path):
+    """A whole export misread (a value past the last column on every row) leaves the source no
+    accepted record: the reports still render, and the summary names the source, the share
+    and the most common reason instead of leaving it to show as customers retired."""
+    sources = make_sample(tmp_path, people=40, seed=5)
+    support = tmp_path / "exports" / "support.csv"
+    with support.open(newline="", encoding="utf-8") as fh:
+        header, *rows = list(csv.reader(fh))
+    with support.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, *[[*row, "x"] for row in rows]])
+
+    with DagsterInstance.ephemeral() as instance:
+        outcome = run_pipeline(sources, tmp_path / "out", instance=instance, log_level="ERROR")
+
+    assert outcome.success, outcome.failures
+    (warning,) = outcome.summary["warnings"]["quarantined_sources"]
+    assert warning["source"] == "support" and warning["share"] == 1.0
+    assert warning["quarantined"] == warning["rows_read"] == len(rows)
+    assert warning["top_reason"].startswith("wrong number of fields")
+    report = (tmp_path / "out" / "reports" / "data_quality.html").read_text(encoding="utf-8")
+    assert "support" in report
+
+
 def test_column_names_that_look_like_patterns_are_read_as_names(tmp_path):
     # polars reads "*" and "^...$" in select() as a wildcard and a regex
     raw = extract(tmp_path, "id,email,name,*,^.*$\n1,a@example.com,Ana,star,caret\n")

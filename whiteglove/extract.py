@@ -184,6 +184,7 @@ def _read_csv(
         lines = _split_lines(text)
     csv.field_size_limit(CSV_FIELD_LIMIT)
     header: list[str] | None = None
+    unnamed_last = False  # the header ends with a delimiter
     rows: list[list[str | None]] = []
     row_numbers: list[int] = []
     raws: list[str | None] = []
@@ -197,6 +198,7 @@ def _read_csv(
             if not fields:  # blank lines before the header
                 continue
             header = _header(source, file, fields, opts.header, limits)
+            unnamed_last = opts.header and not fields[-1].strip()
             if opts.header or appended:  # without a header, the first row was read before
                 continue
         if fields == []:  # a blank line is not a record
@@ -207,6 +209,8 @@ def _read_csv(
         open_quote = open_quote or (error is not None and error.startswith("unbalanced quote"))
         if error is None and fields is not None and "\x00" in raw_text:
             error = "binary data (NUL bytes) in the row"
+        if error is None and fields is not None:
+            fields = _without_trailing_delimiter(fields, len(header), unnamed_last)
         if error is not None or fields is None:
             rows.append([])
             raws.append(raw_text.replace("\x00", "\\x00"))
@@ -235,6 +239,18 @@ def _read_csv(
         last_row,
         ends_clean,
     )
+
+
+def _without_trailing_delimiter(fields: list[str], columns: int, unnamed_last: bool) -> list[str]:
+    """A row's fields matched to the header when only a trailing delimiter differs: many
+    exports end every data row with one and not the header (an empty field past the last
+    column, dropped: nothing is lost), or the header alone (its last column unnamed, which
+    such a row leaves empty)."""
+    if len(fields) == columns + 1 and fields[-1] == "":
+        return fields[:-1]
+    if unnamed_last and len(fields) == columns - 1:
+        return [*fields, ""]
+    return fields
 
 
 def _decode(

@@ -37,6 +37,11 @@ def cluster_figures(sizes: pl.DataFrame) -> dict:
 # summary and first in the data-quality report: the data may be fine and the rule wrong
 # for it (a window of birth dates that does not suit historical records, say).
 NULLED_SHARE_WARNING = 0.2
+# A source that quarantines more than this share of its rows is named in the run summary with
+# its most common reason: the run goes on and publishes what the other rows give, but a whole
+# export misread (a delimiter, a column mapped to the wrong field) would otherwise only show as
+# customers retired.
+QUARANTINED_SHARE_WARNING = 0.2
 
 
 def nulled_field_warnings(counts: pl.DataFrame) -> list[dict]:
@@ -73,3 +78,34 @@ def _setting(source: str, field: str) -> str:
     if field not in IDENTITY_FIELDS:  # an attribute's values are invalid for its type
         return f"the type or format of attribute {field} in source {source}"
     return ValidityConfig.SETTING_OF_FIELD.get(field, "limits.max_field_chars")
+
+
+def quarantined_source_warnings(sources: dict[str, dict], quarantine: pl.DataFrame) -> list[dict]:
+    """Sources that quarantined more than QUARANTINED_SHARE_WARNING of the rows they gave,
+    worst first, each with its most common reason (`sources`: name -> rows_read and
+    quarantined, as in the run summary; `quarantine`: source and reasons per row)."""
+    reasons = (
+        quarantine.select("source", pl.col("reasons").alias("reason"))
+        .explode("reason")
+        .drop_nulls("reason")
+        .group_by("source", "reason")
+        .len()
+        .sort(["len", "reason"], descending=[True, False])
+    )
+    found = []
+    for name, figures in sources.items():
+        read, dropped = figures.get("rows_read"), figures.get("quarantined", 0)
+        if not read or dropped / read <= QUARANTINED_SHARE_WARNING:
+            continue
+        top = reasons.filter(pl.col("source") == name).head(1)
+        found.append(
+            {
+                "source": name,
+                "quarantined": dropped,
+                "rows_read": read,
+                "share": round(dropped / read, 4),
+                "top_reason": top["reason"].item() if top.height else None,
+                "top_reason_rows": int(top["len"].item()) if top.height else 0,
+            }
+        )
+    return sorted(found, key=lambda w: (-w["share"], w["source"]))

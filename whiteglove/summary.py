@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from whiteglove.metrics import cluster_figures, cluster_sizes, nulled_field_warnings
+from whiteglove.metrics import (
+    cluster_figures,
+    cluster_sizes,
+    nulled_field_warnings,
+    quarantined_source_warnings,
+)
 from whiteglove.schema import CANONICAL_FIELDS, RECORD_BOOKKEEPING_COLUMNS
 from whiteglove.suppression import SUPPRESSION_REASON
 
@@ -63,7 +68,10 @@ def run_summary(
     clusters = cluster_figures(cluster_sizes(tables["customer_xref"], "golden_id"))
     return {
         # listed first: a rule that nulled much of a field is the first thing to look at
-        "warnings": {"nulled_fields": nulled_field_warnings(_kept_and_nulled(customer_records))},
+        "warnings": {
+            "nulled_fields": nulled_field_warnings(_kept_and_nulled(customer_records)),
+            "quarantined_sources": quarantined_source_warnings(sources, quarantine),
+        },
         "run_id": run_id,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources_file": sources_file,

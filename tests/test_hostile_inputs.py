@@ -163,6 +163,27 @@ def test_a_jsonl_file_of_garbage_is_refused(tmp_path):
         extract(tmp_path, b"\x00\x01\x02 garbage\nmore garbage\n", "jsonl")
 
 
+def test_a_json_object_or_list_under_a_mapped_key_is_not_read_as_its_text(tmp_path):
+    lines = [
+        {"id": "1", "email": "a@example.com", "name": "Ana"},
+        {"id": "2", "email": "b@example.com", "name": {"given": "Bea", "mail": "b@x.es"}},
+        {"id": "3", "email": ["c@example.com", "d@example.com"], "name": "Cris"},
+        {"id": "4", "email": "e@example.com", "name": "Eva", "extra": {"kept": "as text"}},
+    ]
+    data = "".join(json.dumps(line) + "\n" for line in lines)
+    frame = standardized(tmp_path, data, "jsonl")
+    assert accepted([frame])["source_record_id"].to_list() == ["1", "4"]
+    reasons = {r: why[0] for r, why in rejected([frame]).select("row_number", "reasons").rows()}
+    assert reasons[2] == "key 'name' (field first_name) holds an object, not one value"
+    assert reasons[3] == "key 'email' (field email) holds a list, not one value"
+    raw = extract(tmp_path, data, "jsonl")  # an unmapped nested key stays, as its JSON text
+    assert raw["extra"].to_list() == [None, None, None, '{"kept": "as text"}']
+    # on every line: the mapping is wrong, not the rows
+    every = "".join(json.dumps(lines[1] | {"id": str(i)}) + "\n" for i in range(3))
+    with pytest.raises(ExtractError, match=r"every line: key 'name' \(field first_name\) holds"):
+        extract(tmp_path, every, "jsonl")
+
+
 def test_a_list_or_struct_column_mapped_to_a_field_is_refused(tmp_path):
     table = pa.table(
         {

@@ -390,6 +390,9 @@ def _read_jsonl(
     row_numbers: list[int] = []
     raws: list[str | None] = []
     errors: list[str | None] = []
+    # a mapped key must hold one value, as a mapped Parquet column must (_as_readable_types)
+    mapped = {column: use for use, column in source.mapped_columns().items()}
+    nested = 0
     appended = part.start > 0
     ends_clean = data.endswith(b"\n")
     last_row = part.rows_before + data.count(b"\n", part.start) + (0 if ends_clean else 1)
@@ -419,11 +422,24 @@ def _read_jsonl(
             raws.append(text.rstrip("\r").replace("\x00", "\\x00"))
             errors.append(f"unparseable JSON: {exc}")
             continue
+        if problem := _nested_mapped_value(obj, mapped):
+            nested += 1
+            records.append({})
+            raws.append(text.rstrip("\r").replace("\x00", "\\x00"))
+            errors.append(problem)
+            continue
         records.append(obj)
         raws.append(None)
         errors.append(None)
     if not row_numbers and not appended:
         raise ExtractError(source.name, file, "file is empty")
+    if row_numbers and not appended and nested == len(errors):
+        raise ExtractError(
+            source.name,
+            file,
+            f"every line: {errors[0]}; map a key that holds text, a number or a date (a key "
+            "inside a nested object cannot be mapped: flatten the file first)",
+        )
     # the lines read before held a JSON object (or this check refused the file then)
     if row_numbers and not appended and all(e is not None for e in errors):
         raise ExtractError(
@@ -440,6 +456,17 @@ def _read_jsonl(
         pl.Series("_parse_error", errors, dtype=pl.String),
     )
     return frame, last_row, ends_clean
+
+
+def _nested_mapped_value(obj: dict, mapped: dict[str, str]) -> str | None:
+    """Why a JSON line cannot be read (a mapped key holding an object or a list: not one
+    email or name, and guessing which element is meant would lose data), else None."""
+    for key, use in mapped.items():
+        value = obj.get(key)
+        if isinstance(value, dict | list):
+            kind = "an object" if isinstance(value, dict) else "a list"
+            return f"key {key!r} ({use}) holds {kind}, not one value"
+    return None
 
 
 def _json_column(name: str, values: list[object]) -> pl.Series:

@@ -82,6 +82,8 @@ def test_by_default_a_birth_date_of_1850_is_nulled_counted_and_named(tmp_path):
     (warning,) = summary_warnings(frame)
     assert warning["field"] == "date_of_birth" and warning["share"] == pytest.approx(2 / 3, 1e-3)
     assert "validity.birth_date_earliest" in warning["setting"]
+    # a date the mapping's format does not read is nulled too: the hint names both
+    assert "the field's format" in warning["setting"]
 
 
 @pytest.mark.parametrize("where", ["file", "source"])

@@ -170,7 +170,9 @@ class ValidityConfig(_Strict):
     SETTING_OF_FIELD: ClassVar[dict[str, str]] = {
         "email": "validity.email_pattern",
         "phone": "validity.phone",
-        "date_of_birth": "validity.birth_date_earliest / birth_date_latest",
+        # a date written another way than the mapping's `format` is nulled as well
+        "date_of_birth": "the field's format (dates written another way) or "
+        "validity.birth_date_earliest / birth_date_latest",
         "postcode": "validity.postcode_patterns",
         "national_id": "validity.national_id_checksum",
     }

@@ -245,6 +245,16 @@ def test_default_suites_are_valid_starting_points():
     assert golden[EMAIL_PATTERN] == "WARN"
 
 
+def test_the_default_golden_suite_checks_only_fields_some_source_fills():
+    names = lambda suite: {c.name for c in check_specs(suite, "golden")}  # noqa: E731
+    every = names(default_golden_suite())
+    some = names(default_golden_suite({"email", "first_name", "country"}))
+    assert "postcode_not_null" in every and "postcode_not_null" not in some
+    assert "date_of_birth_not_null" in every and "date_of_birth_not_null" not in some
+    assert "email_not_null" in some and EMAIL_PATTERN in some
+    assert "golden_id_unique" in some
+
+
 def test_load_suite_names_the_file_and_the_problem(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"name": "x", "expectations": [', encoding="utf-8")

@@ -164,8 +164,10 @@ def _identity_checks(stage: str, fields: set[str]) -> list[dict]:
     return exps
 
 
-def default_golden_suite() -> Suite:
-    """A starting-point suite for the golden table."""
+def default_golden_suite(filled: set[str] | None = None) -> Suite:
+    """A starting-point suite for the golden table; its identity checks only on the fields
+    some source fills (`filled`; all without it): a field no source maps is null in every
+    customer, and a check on it would fail on every run and say nothing."""
     stage = "golden"
     exps = [
         _exp(
@@ -204,7 +206,8 @@ def default_golden_suite() -> Suite:
             or_equal=True,
         ),
     ]
-    exps += _identity_checks(stage, {"email", "phone", "date_of_birth", "postcode"})
+    checked = {"email", "phone", "date_of_birth", "postcode"}
+    exps += _identity_checks(stage, checked if filled is None else checked & filled)
     exps.append(
         _exp(
             "expect_column_values_to_be_between",
@@ -228,5 +231,5 @@ def suite_for(config: SourcesConfig, name: str) -> Suite:
     if folder is not None and (folder / f"{name}.json").exists():
         return load_suite(folder / f"{name}.json")
     if name == GOLDEN_SUITE:
-        return default_golden_suite()
+        return default_golden_suite(set().union(*(s.filled_fields() for s in config.sources)))
     return default_suite(config.source(name))

@@ -6,6 +6,7 @@ and `whiteglove review` (pipelines/review_cli.py), `whiteglove forget`
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     review_cli.add_commands(commands)
     forget_cli.add_command(commands)
     args = parser.parse_args(argv)
+    try:
+        code = _command(args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then caught below
+        return code
+    except BrokenPipeError:
+        # the reader went away (`whiteglove lookup ... | head`): nothing is left to say, and
+        # Python would print a traceback flushing stdout at exit; point it at /dev/null
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "forget":
         return forget_cli.run_command(args)
     if args.command in ("lookup", "serve"):

@@ -1,5 +1,6 @@
 """`whiteglove explain`: why records are, or are not, one customer, from a published output."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 from pipelines.cli import main
 from tests.conftest import make_sample, run_once
+from whiteglove.config import load_sources
 from whiteglove.explain import PublishedRun, explain_golden, explain_pair
 
 
@@ -15,6 +17,14 @@ from whiteglove.explain import PublishedRun, explain_golden, explain_pair
 def published(tmp_path_factory) -> PublishedRun:
     root = tmp_path_factory.mktemp("explain")
     sources = make_sample(root, people=300, seed=5)
+    # one CRM row with an id and nothing else: quarantined, for explain to say so
+    crm = load_sources(sources).source("crm")
+    export = root / "exports" / Path(crm.path).name
+    with export.open(encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh, delimiter=crm.csv_options.delimiter))
+    with export.open("a", encoding="utf-8", newline="") as fh:
+        row = ["CQUARANTINED" if name == crm.id else "" for name in header]
+        csv.writer(fh, delimiter=crm.csv_options.delimiter).writerow(row)
     outcome = run_once(sources, root / "out")
     assert outcome.success, outcome.failures
     return PublishedRun(root / "out")
@@ -110,6 +120,10 @@ def test_the_command_line_prints_text_or_json(published, capsys):
     assert json.loads(capsys.readouterr().out)["kind"] == "pair"
     assert main(["explain", "--out", out, "crm:NOPE", b]) == 2
     assert "not in this publication" in capsys.readouterr().err
+    assert main(["explain", "--out", out, "crm:CQUARANTINED", b]) == 2
+    said = capsys.readouterr().err
+    assert "crm:CQUARANTINED is not in this publication's crosswalk: it was quarantined" in said
+    assert "no identity field" in said
     assert main(["explain", "--out", str(Path(out) / "missing"), a, b]) == 2
 
 

@@ -7,6 +7,7 @@ published crosswalk says which golden customer holds each record.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -190,6 +191,17 @@ def test_the_command_line_prints_the_answer_as_json(fresh_run: GeneratedRun, bat
     assert json.loads(done.stdout)["golden_id"] == row["golden_id"]
     bad = subprocess.run([*command, "nonsense"], capture_output=True, text=True)
     assert bad.returncode == 2 and "name=value" in bad.stderr
+    # a reader that went away (`whiteglove lookup ... | head`) gets no traceback
+    reader, writer = os.pipe()
+    os.close(reader)
+    closed = subprocess.run(
+        [*command, f"first_name={row['first_name']}", f"phone={row['phone']}"],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(writer)
+    assert closed.returncode == 1 and closed.stderr == ""
 
 
 def test_nothing_published_is_a_clear_error(tmp_path: Path) -> None:

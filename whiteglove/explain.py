@@ -172,8 +172,26 @@ class PublishedRun:
     def golden_of(self, key: str) -> str:
         found = self.xref.filter(pl.col("record_key") == key)["golden_id"]
         if found.is_empty():
-            raise ExplainError(f"record {key} is not in this publication's crosswalk")
+            raise ExplainError(
+                f"record {key} is not in this publication's crosswalk" + self._why_not(key)
+            )
         return str(found[0])
+
+    def _why_not(self, key: str) -> str:
+        """Where a record missing from the crosswalk went, if the quarantine holds it: its
+        reasons, never its raw text (personal data)."""
+        try:
+            quarantine = _keyed(pl.read_parquet(self.path("quarantine.parquet")))
+        except ExplainError:
+            return ""
+        rows = quarantine.filter(pl.col("record_key") == key)
+        if rows.is_empty():
+            return ""
+        row = rows.row(0, named=True)
+        return (
+            f": it was quarantined (row {row['row_number']} of {row['file']}: "
+            f"{'; '.join(row['reasons'] or [])}); see quarantine.parquet"
+        )
 
     def members(self, golden_id: str) -> list[str]:
         return sorted(self.xref.filter(pl.col("golden_id") == golden_id)["record_key"].to_list())

@@ -204,6 +204,26 @@ def test_profile_of_a_field_with_nothing_to_judge_has_null_validity():
 # ---------------------------------------------------------------------------- quality report
 
 
+def test_a_source_with_no_accepted_row_scores_nothing_for_completeness_and_validity():
+    from whiteglove.reports.metrics import source_score
+
+    source = {
+        "rows": 307,
+        "accepted": 0,
+        "quarantine_rate": 1.0,
+        "mean_completeness": None,
+        "validity": {"email": None},
+        "checks_passed": 17,
+        "checks_failed": 1,
+    }
+    scored = source_score(source)
+    assert scored["score_parts"]["completeness"] == 0 and scored["score_parts"]["validity"] == 0
+    assert scored["score"] == round(100 * (17 / 18) / 4, 1)
+    # a source that simply lacks validated fields is not ranked down for it
+    fine = source_score(source | {"accepted": 307, "quarantine_rate": 0.0})
+    assert fine["score_parts"]["validity"] == 1 and fine["score_parts"]["completeness"] == 1
+
+
 def test_dq_metrics_match_the_frames():
     _, metrics = dq()
     json.dumps(metrics)  # serialisable, to be stored and passed back next run

@@ -363,15 +363,18 @@ def source_score(source: dict) -> dict:
     """A source's data-quality score (0-100) and its parts (0-1), for the ranking.
 
     Each part is a share where 1 is perfect; a part with nothing to measure (no checks, no
-    validated field) counts as 1, so a source is not ranked down for what it lacks.
+    validated field) counts as 1, so a source is not ranked down for what it lacks. A source
+    that gave rows but had none accepted gave nothing usable: its completeness and validity
+    count as 0, not as perfect.
     """
     validity = [v for v in source["validity"].values() if v is not None]
     checks = source["checks_passed"] + source["checks_failed"]
+    nothing = 1.0 if source["accepted"] or not source["rows"] else 0.0
     parts = {
         "completeness": source["mean_completeness"]
         if source["mean_completeness"] is not None
-        else 1.0,
-        "validity": sum(validity) / len(validity) if validity else 1.0,
+        else nothing,
+        "validity": sum(validity) / len(validity) if validity else nothing,
         "acceptance": 1 - (source["quarantine_rate"] or 0.0),
         "checks": source["checks_passed"] / checks if checks else 1.0,
     }

@@ -80,17 +80,24 @@ def _setting(source: str, field: str) -> str:
     return ValidityConfig.SETTING_OF_FIELD.get(field, "limits.max_field_chars")
 
 
+def listed_per_source(frame: pl.DataFrame, column: str, name: str) -> pl.DataFrame:
+    """source, `name`, len: how many rows of each source list each value of `column` (a
+    list column, such as a quarantined row's reasons or a record's nulled fields)."""
+    return (
+        frame.select("source", pl.col(column).alias(name))
+        .explode(name)
+        .drop_nulls(name)
+        .group_by("source", name)
+        .len()
+    )
+
+
 def quarantined_source_warnings(sources: dict[str, dict], quarantine: pl.DataFrame) -> list[dict]:
     """Sources that quarantined more than QUARANTINED_SHARE_WARNING of the rows they gave,
     worst first, each with its most common reason (`sources`: name -> rows_read and
     quarantined, as in the run summary; `quarantine`: source and reasons per row)."""
-    reasons = (
-        quarantine.select("source", pl.col("reasons").alias("reason"))
-        .explode("reason")
-        .drop_nulls("reason")
-        .group_by("source", "reason")
-        .len()
-        .sort(["len", "reason"], descending=[True, False])
+    reasons = listed_per_source(quarantine, "reasons", "reason").sort(
+        ["len", "reason"], descending=[True, False]
     )
     found = []
     for name, figures in sources.items():

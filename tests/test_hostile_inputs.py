@@ -178,6 +178,9 @@ def test_a_json_object_or_list_under_a_mapped_key_is_not_read_as_its_text(tmp_pa
     assert reasons[3] == "key 'email' (field email) holds a list, not one value"
     raw = extract(tmp_path, data, "jsonl")  # an unmapped nested key stays, as its JSON text
     assert raw["extra"].to_list() == [None, None, None, '{"kept": "as text"}']
+    # so does an attribute's: the profile carries it as written
+    profile = extract(tmp_path, data, "jsonl", attributes={"extra": "extra"})
+    assert profile["_parse_error"].to_list()[3] is None
     # on every line: the mapping is wrong, not the rows
     every = "".join(json.dumps(lines[1] | {"id": str(i)}) + "\n" for i in range(3))
     with pytest.raises(ExtractError, match=r"every line: key 'name' \(field first_name\) holds"):

@@ -390,8 +390,13 @@ def _read_jsonl(
     row_numbers: list[int] = []
     raws: list[str | None] = []
     errors: list[str | None] = []
-    # a mapped key must hold one value, as a mapped Parquet column must (_as_readable_types)
-    mapped = {column: use for use, column in source.mapped_columns().items()}
+    # the id, the update time and an identity field must each hold one value; an attribute
+    # may hold an object or a list, kept as its JSON text (the profile carries it as written)
+    mapped = {
+        column: use
+        for use, column in source.mapped_columns().items()
+        if not use.startswith("attribute ")
+    }
     nested = 0
     appended = part.start > 0
     ends_clean = data.endswith(b"\n")

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, not at exit: a closed pipe is then caught below
         return code
     except BrokenPipeError:
+        if args.command == "serve":  # a caller's socket, not this command's output
+            raise
         # the reader went away (`whiteglove lookup ... | head`): nothing is left to say, and
         # Python would print a traceback flushing stdout at exit; point it at /dev/null
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -183,8 +183,10 @@ def test_a_json_object_or_list_under_a_mapped_key_is_not_read_as_its_text(tmp_pa
     assert profile["_parse_error"].to_list()[3] is None
     # on every line: the mapping is wrong, not the rows
     every = "".join(json.dumps(lines[1] | {"id": str(i)}) + "\n" for i in range(3))
-    with pytest.raises(ExtractError, match=r"every line: key 'name' \(field first_name\) holds"):
+    with pytest.raises(ExtractError, match=r"no line can be read \(3 of 3: key 'name' \(field"):
         extract(tmp_path, every, "jsonl")
+    with pytest.raises(ExtractError, match=r"no line can be read \(1 of 2: key 'name'"):
+        extract(tmp_path, json.dumps(lines[1]) + "\n" + '{"id": "9", "email": \n', "jsonl")
 
 
 def test_a_list_or_struct_column_mapped_to_a_field_is_refused(tmp_path):
@@ -277,12 +279,26 @@ def test_a_trailing_delimiter_on_the_data_rows_or_the_header_alone_loses_no_row(
     # many exports end every data row with a delimiter and not the header, or the other way
     rows = extract(tmp_path, "id,email,name\r\n1,a@example.com,Ana,\r\n2,b@example.com,Bea,\r\n")
     assert rows["name"].to_list() == ["Ana", "Bea"] and rows["_parse_error"].null_count() == 2
-    header = extract(tmp_path, "id,email,name,\n1,a@example.com,Ana\n2,b@example.com,Bea,\n")
+    header = extract(tmp_path, "id,email,name,\n1,a@example.com,Ana\n2,b@example.com,Bea\n")
     assert header["name"].to_list() == ["Ana", "Bea"] and header["_parse_error"].null_count() == 2
     assert header["column_4"].to_list() == ["", ""]
     # a delimiter too many that holds a value is still a row of the wrong shape
     extra = extract(tmp_path, "id,email,name\n1,a@example.com,Ana,x\n")
     assert extra["_parse_error"].to_list() == ["wrong number of fields: 4, header has 3"]
+
+
+def test_a_row_one_field_off_is_not_taken_for_a_trailing_delimiter(tmp_path):
+    """The shape is the file's, from its first row: a row one field off for another reason
+    (a delimiter inside a value, a value left out) keeps its values out of the wrong columns."""
+    plain = extract(tmp_path, "id,name,email\n1,Ana,a@example.com\n2,Lee, Bob,\n")
+    assert plain["_parse_error"].to_list() == [None, "wrong number of fields: 4, header has 3"]
+    both = extract(tmp_path, "id,name,email,\n1,Ana,a@example.com,\n2,b@example.com,\n")
+    assert both["_parse_error"].to_list()[1] == "wrong number of fields: 3, header has 4"
+    trailing = extract(tmp_path, "id,name,email\n1,Ana,a@example.com,\n2,Bea,b@example.com\n")
+    assert trailing["_parse_error"].to_list() == [
+        None,
+        "wrong number of fields: 3, header has 3 and this file's rows have 4",
+    ]
 
 
 def test_a_source_whose_every_row_is_quarantined_is_named_and_the_run_still_reports(tmp_path):

@@ -29,3 +29,23 @@ def test_without_sources_and_without_records():
     assert "multi_source" not in figures and figures["largest"] == 2
     empty = cluster_figures(cluster_sizes(clusters.clear(), "cluster_id", source=None))
     assert empty["customers"] == 0 and empty["largest"] == 0 and empty["distribution"] == {}
+
+
+def test_a_mostly_quarantined_source_is_named_with_its_most_common_kind_of_reason():
+    from whiteglove.metrics import quarantined_source_warnings
+    from whiteglove.schema import QUARANTINE_SCHEMA
+
+    reasons = [[f"duplicate record id (first seen at row {n})"] for n in (3, 7, 9)]
+    reasons += [["missing record id"]] * 2
+    quarantine = pl.DataFrame(
+        {"source": ["crm"] * 5, "reasons": reasons},
+        schema={"source": QUARANTINE_SCHEMA["source"], "reasons": QUARANTINE_SCHEMA["reasons"]},
+    )
+    sources = {
+        "crm": {"rows_read": 20, "quarantined": 5},
+        "web": {"rows_read": 9, "quarantined": 1},
+    }
+    (warning,) = quarantined_source_warnings(sources, quarantine)
+    assert warning["source"] == "crm" and warning["share"] == 0.25
+    # by kind, as the data-quality report counts them, not by each row's own text
+    assert warning["top_reason"] == "duplicate record id" and warning["top_reason_rows"] == 3

@@ -185,6 +185,7 @@ def _read_csv(
     csv.field_size_limit(CSV_FIELD_LIMIT)
     header: list[str] | None = None
     unnamed_last = False  # the header ends with a delimiter
+    shape: int | None = None  # fields in each of this file's rows (see _row_shape)
     rows: list[list[str | None]] = []
     row_numbers: list[int] = []
     raws: list[str | None] = []
@@ -209,18 +210,22 @@ def _read_csv(
         open_quote = open_quote or (error is not None and error.startswith("unbalanced quote"))
         if error is None and fields is not None and "\x00" in raw_text:
             error = "binary data (NUL bytes) in the row"
-        if error is None and fields is not None:
-            fields = _without_trailing_delimiter(fields, len(header), unnamed_last)
+        if error is None and fields is not None and shape is None:
+            shape = _row_shape(fields, len(header), unnamed_last)
+        fitted = None if error is not None or fields is None else _fitted(fields, header, shape)
         if error is not None or fields is None:
             rows.append([])
             raws.append(raw_text.replace("\x00", "\\x00"))
             errors.append(f"unparseable CSV: {error}")
-        elif len(fields) != len(header):
+        elif fitted is None:
             rows.append([])
             raws.append(raw_text)
-            errors.append(f"wrong number of fields: {len(fields)}, header has {len(header)}")
+            errors.append(
+                f"wrong number of fields: {len(fields)}, header has {len(header)}"
+                + (f" and this file's rows have {shape}" if shape != len(header) else "")
+            )
         else:
-            rows.append(list(fields))
+            rows.append(fitted)
             raws.append(None)
             errors.append(None)
     if header is None or not (row_numbers or appended):
@@ -241,16 +246,26 @@ def _read_csv(
     )
 
 
-def _without_trailing_delimiter(fields: list[str], columns: int, unnamed_last: bool) -> list[str]:
-    """A row's fields matched to the header when only a trailing delimiter differs: many
-    exports end every data row with one and not the header (an empty field past the last
-    column, dropped: nothing is lost), or the header alone (its last column unnamed, which
-    such a row leaves empty)."""
+def _row_shape(fields: list[str], columns: int, unnamed_last: bool) -> int:
+    """How many fields the rows of a file hold, decided once, on its first data row: many
+    exports end every data row with a delimiter and not the header (one field more, empty),
+    or the header alone (one field fewer than its unnamed last column). Decided per file,
+    not per row: a row one field off for another reason (a delimiter inside a value, a value
+    left out) would otherwise be read with its values in the wrong columns."""
     if len(fields) == columns + 1 and fields[-1] == "":
-        return fields[:-1]
+        return columns + 1
     if unnamed_last and len(fields) == columns - 1:
-        return [*fields, ""]
-    return fields
+        return columns - 1
+    return columns
+
+
+def _fitted(fields: list[str], header: list[str], shape: int | None) -> list[str | None] | None:
+    """A row's fields as the header's columns; None when the row does not have the file's
+    shape (an empty field past the last column is dropped: nothing is lost)."""
+    columns = len(header)
+    if len(fields) != (shape or columns) or (len(fields) > columns and fields[-1] != ""):
+        return None
+    return [*fields[:columns], *[""] * (columns - len(fields))]
 
 
 def _decode(
@@ -438,12 +453,14 @@ def _read_jsonl(
         errors.append(None)
     if not row_numbers and not appended:
         raise ExtractError(source.name, file, "file is empty")
-    if row_numbers and not appended and nested == len(errors):
+    if row_numbers and not appended and nested and all(e is not None for e in errors):
+        first = next(e for e in errors if e and e.startswith("key "))
         raise ExtractError(
             source.name,
             file,
-            f"every line: {errors[0]}; map a key that holds text, a number or a date (a key "
-            "inside a nested object cannot be mapped: flatten the file first)",
+            f"no line can be read ({nested} of {len(errors)}: {first}); map a key that holds "
+            "text, a number or a date (a key inside a nested object cannot be mapped: flatten "
+            "the file first)",
         )
     # the lines read before held a JSON object (or this check refused the file then)
     if row_numbers and not appended and all(e is not None for e in errors):

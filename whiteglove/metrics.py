@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from whiteglove.quarantine import quarantine_reasons
+
 
 def cluster_sizes(
     members: pl.DataFrame, cluster: str, source: str | None = "source"
@@ -80,39 +82,27 @@ def _setting(source: str, field: str) -> str:
     return ValidityConfig.SETTING_OF_FIELD.get(field, "limits.max_field_chars")
 
 
-def listed_per_source(frame: pl.DataFrame, column: str, name: str) -> pl.DataFrame:
-    """source, `name`, len: how many rows of each source list each value of `column` (a
-    list column, such as a quarantined row's reasons or a record's nulled fields)."""
-    return (
-        frame.select("source", pl.col(column).alias(name))
-        .explode(name)
-        .drop_nulls(name)
-        .group_by("source", name)
-        .len()
-    )
-
-
 def quarantined_source_warnings(sources: dict[str, dict], quarantine: pl.DataFrame) -> list[dict]:
     """Sources that quarantined more than QUARANTINED_SHARE_WARNING of the rows they gave,
     worst first, each with its most common reason (`sources`: name -> rows_read and
     quarantined, as in the run summary; `quarantine`: source and reasons per row)."""
-    reasons = listed_per_source(quarantine, "reasons", "reason").sort(
-        ["len", "reason"], descending=[True, False]
-    )
     found = []
     for name, figures in sources.items():
         read, dropped = figures.get("rows_read"), figures.get("quarantined", 0)
         if not read or dropped / read <= QUARANTINED_SHARE_WARNING:
             continue
-        top = reasons.filter(pl.col("source") == name).head(1)
+        # by kind, as the data-quality report counts them: "duplicate record id (first seen
+        # at row 12)" and "... row 40" are one reason
+        reasons = quarantine_reasons(quarantine.filter(pl.col("source") == name))
+        top = next(iter(reasons.items()), (None, 0))
         found.append(
             {
                 "source": name,
                 "quarantined": dropped,
                 "rows_read": read,
                 "share": round(dropped / read, 4),
-                "top_reason": top["reason"].item() if top.height else None,
-                "top_reason_rows": int(top["len"].item()) if top.height else 0,
+                "top_reason": top[0],
+                "top_reason_rows": int(top[1]),
             }
         )
     return sorted(found, key=lambda w: (-w["share"], w["source"]))

@@ -9,7 +9,6 @@ import polars as pl
 from whiteglove.metrics import (
     cluster_figures,
     cluster_sizes,
-    listed_per_source,
     nulled_field_warnings,
     quarantined_source_warnings,
 )
@@ -43,7 +42,13 @@ def run_summary(
         .len()
         .iter_rows()
     )
-    invalid = listed_per_source(customer_records, "invalid_fields", "field")
+    invalid = (
+        customer_records.select("source", pl.col("invalid_fields").alias("field"))
+        .explode("field")
+        .drop_nulls("field")
+        .group_by("source", "field")
+        .len()
+    )
     sources = {}
     for name, read in raw_rows.items():
         kept, dropped = accepted.get(name, 0), rejected.get(name, 0)
